@@ -1,0 +1,1 @@
+"""XPCS/XSVS science: importable in a plain notebook, with no server running."""

@@ -1,0 +1,1 @@
+"""Run catalogs: open by name, search, metadata panels, frame loading, demo catalog."""
