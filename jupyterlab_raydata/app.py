@@ -33,7 +33,7 @@ class Raydata(Configurable):
 
     template_paths = List(
         Unicode(),
-        help="Extra folders searched for analysis notebook templates, before the ones shipped with the package.",
+        help="Extra folders searched for analysis notebook templates, before the shipped ones.",
     ).tag(config=True)
 
     executor = Enum(

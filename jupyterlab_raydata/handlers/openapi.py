@@ -92,7 +92,11 @@ def build_openapi(routes: list[tuple[str, type]]) -> dict:
     }
 
 
-if __name__ == "__main__":
-    from . import ROUTES
+def main() -> None:
+    from . import ROUTES  # the table imports this module, so import it late
 
     print(json.dumps(build_openapi(ROUTES), indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+/**
+ * Galata in Debian's Chromium: Playwright cannot download its own browsers (or its ffmpeg) here.
+ */
+const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
+
+const port = process.env.RAYDATA_UI_PORT || '8898';
+const baseURL = `http://127.0.0.1:${port}`;
+
+module.exports = {
+  ...baseConfig,
+  reporter: [['list'], ['html', { open: 'never' }]],
+  retries: process.env.CI ? 1 : 0,
+  use: {
+    ...baseConfig.use,
+    baseURL,
+    video: 'off',
+    trace: 'off',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync'
+      ]
+    }
+  },
+  webServer: {
+    command: `jlpm start --port ${port}`,
+    url: `${baseURL}/lab`,
+    timeout: 180 * 1000,
+    reuseExistingServer: !process.env.CI
+  }
+};
