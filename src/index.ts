@@ -4,8 +4,11 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IStateDB } from '@jupyterlab/statedb';
 
 import { RaydataModel } from './model';
+import { RunBrowserModel } from './runs/model';
+import { runSections } from './runs/sections';
 import { RaydataSidebar } from './sidebar';
 
 /** Command ids the extension registers. */
@@ -18,14 +21,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'A sidebar to find runs, compose masks and run XPCS analysis notebooks.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
+  optional: [ICommandPalette, ILayoutRestorer, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
   ) => {
     const model = new RaydataModel();
-    const sidebar = new RaydataSidebar(model, []);
+    const runs = new RunBrowserModel({ state });
+    const sidebar = new RaydataSidebar(model, runSections(runs));
+    sidebar.disposed.connect(() => runs.dispose());
     app.shell.add(sidebar, 'left', { rank: 250 });
     restorer?.add(sidebar, sidebar.id);
 
@@ -37,6 +43,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: CommandIDs.openSidebar, category: 'Raydata' });
 
     void model.refresh();
+    void app.restored.then(() => runs.initialize());
   }
 };
 
