@@ -25,9 +25,12 @@ test.describe('Raydata sidebar', () => {
     const palette = page.locator('#command-palette');
     await expect(palette).toBeVisible();
     await palette.locator('input').fill('Open the Raydata sidebar');
-    await palette.locator('.lm-CommandPalette-item', {
-      hasText: 'Open the Raydata sidebar'
-    }).first().click();
+    await palette
+      .locator('.lm-CommandPalette-item', {
+        hasText: 'Open the Raydata sidebar'
+      })
+      .first()
+      .click();
     await expect(page.locator(SIDEBAR)).toBeVisible();
   });
 
