@@ -51,8 +51,20 @@ class Raydata(Configurable):
         return __version__
 
     @property
+    def registry(self):
+        """The named catalogs (:class:`~jupyterlab_raydata.catalog.registry.CatalogRegistry`), made on
+        first use so that a server that never lists runs never imports tiled."""
+        if self._registry is None:
+            from .catalog.registry import CatalogRegistry
+
+            self._registry = CatalogRegistry(self.catalogs, self.data_dir)
+        return self._registry
+
+    _registry = None
+
+    @property
     def catalog_names(self) -> list[str]:
-        return sorted(self.catalogs) or ["demo"]
+        return self.registry.names
 
 
 def load(serverapp) -> Raydata:

@@ -5,7 +5,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..errors import NotFound
-from . import health
+from . import catalogs, health
 from .base import RaydataHandler
 from .openapi import PREFIX
 
@@ -21,7 +21,7 @@ class UnknownRouteHandler(RaydataHandler):
     post = put = patch = delete = get
 
 
-ROUTES = [*health.routes]
+ROUTES = [*health.routes, *catalogs.routes]
 
 
 def setup_handlers(web_app, raydata) -> None:

@@ -2,6 +2,7 @@ import React, { useState } from 'react';
 
 import { IPanel, IRunDetail } from '../api';
 import { DetailState } from './model';
+import { formatTime } from './timeRange';
 import { compactValue, isStructured } from './values';
 
 /**
@@ -28,7 +29,11 @@ function PanelFields(props: { panel: IPanel }): JSX.Element {
         <React.Fragment key={field.key}>
           <dt title={field.key}>{field.label}</dt>
           <dd data-key={field.key}>
-            <Value value={field.value} />
+            {field.key === 'time' && typeof field.value === 'number' ? (
+              <span title={String(field.value)}>{formatTime(field.value)}</span>
+            ) : (
+              <Value value={field.value} />
+            )}
           </dd>
         </React.Fragment>
       ))}

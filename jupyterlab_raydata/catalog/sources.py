@@ -1,0 +1,268 @@
+"""Reach a catalog of bluesky runs through tiled, whatever its configuration and its shape.
+
+The two shapes behind one interface (:class:`RunSource`):
+
+* SQL-backed (tiled's SQL catalog, written by ``TiledWriter``): streams hold their data keys
+  directly, ``run["primary"][key]``, and runs sort on ``start.time``;
+* MongoDB-backed (databroker's ``MongoAdapter``, e.g. CHX today): ``run["primary"]["data"][key]``,
+  and runs sort on ``time``.
+
+Everything here blocks (HTTP or an in-process tiled app); callers run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import NotFound, Unavailable
+from .index import RunDocs
+from .specs import CatalogSpec, DatabrokerSpec, DemoSpec, ProfileSpec, SQLiteSpec, TiledSpec
+
+# Below this many pixels per event a data key is a scalar or a waveform, not an image.
+_MIN_IMAGE_DIMS = 2
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where the two catalog shapes differ."""
+
+    name: str
+    sort_key: str
+    data_node: str | None
+
+    def data(self, stream: Any) -> Any:
+        """The node of a stream that holds its data keys."""
+        return stream[self.data_node] if self.data_node else stream
+
+
+SQL = Shape("sql", sort_key="start.time", data_node=None)
+MONGO = Shape("mongo", sort_key="time", data_node="data")
+
+
+def _plain_docs(item: dict) -> RunDocs:
+    md = item["attributes"]["metadata"]
+    return RunDocs(dict(md["start"]), dict(md["stop"]) if md.get("stop") else None)
+
+
+def _is_image(data_key: dict) -> bool:
+    return len(data_key.get("shape") or []) >= _MIN_IMAGE_DIMS
+
+
+class FrameSeries:
+    """The frames of one image data key, numbered 0..n-1 across events (and frames within an event).
+
+    Parameters
+    ----------
+    array : tiled ArrayClient
+        Shape ``(events, [frames per event, ...], rows, cols)``.
+    lock : threading.Lock
+        Held while reading, since tiled clients are not thread-safe.
+    """
+
+    def __init__(self, array: Any, lock: threading.RLock):
+        self._array = array
+        self._lock = lock
+        shape = tuple(array.shape)
+        self.leading = shape[:-2]
+        self.frame_shape = shape[-2:]
+        self.count = int(np.prod(self.leading)) if self.leading else 1
+
+    def frame(self, index: int) -> np.ndarray:
+        """One frame as a 2-D array."""
+        if not 0 <= index < self.count:
+            raise NotFound("No such frame", f"Frame {index} is out of range: this series has {self.count}.")
+        where = np.unravel_index(index, self.leading) if self.leading else ()
+        with self._lock:
+            return np.asarray(self._array[tuple(int(i) for i in where)])
+
+    def sample(self, max_frames: int) -> np.ndarray:
+        """Up to ``max_frames`` frames evenly spread over the series, as ``(n, rows, cols)``.
+
+        Frames within one event are read in one strided request; a series of many single-frame events
+        is read frame by frame.
+        """
+        step = max(1, -(-self.count // max_frames))
+        if len(self.leading) == 2 and self.leading[0] == 1:
+            with self._lock:
+                return np.asarray(self._array[0, 0 : self.count : step])
+        return np.stack([self.frame(i) for i in range(0, self.count, step)])
+
+
+class RunSource:
+    """One catalog of bluesky runs (a ``CatalogOfBlueskyRuns`` tiled client), either shape."""
+
+    def __init__(self, client: Any):
+        if not hasattr(client, "is_sql"):
+            raise Unavailable(
+                "Not a catalog of runs",
+                "The configured node is not a catalog of bluesky runs (spec CatalogOfBlueskyRuns); "
+                "check the catalog's path.",
+            )
+        self.client = client
+        self.shape = SQL if client.is_sql else MONGO
+        self.lock = threading.RLock()
+
+    def _page(self, query: Any, direction: int, offset: int, limit: int) -> list[RunDocs]:
+        node = self.client.search(query).sort((self.shape.sort_key, direction))
+        with self.lock:
+            return [_plain_docs(run.item) for _, run in node.items()[offset : offset + limit]]
+
+    def newer(self, since: float, offset: int, limit: int) -> list[RunDocs]:
+        """Runs that started at or after ``since``, oldest first; a page of that list."""
+        from tiled.queries import Comparison
+
+        return self._page(Comparison("ge", "start.time", since), 1, offset, limit)
+
+    def older(self, before: float, offset: int, limit: int) -> list[RunDocs]:
+        """Runs that started before ``before``, newest first; a page of that list."""
+        from tiled.queries import Comparison
+
+        return self._page(Comparison("lt", "start.time", before), -1, offset, limit)
+
+    def run(self, uid: str) -> Any:
+        with self.lock:
+            try:
+                return self.client[uid]
+            except KeyError:
+                raise NotFound("Unknown run", f"No run with uid '{uid}' in this catalog.") from None
+
+    def fetch(self, uid: str) -> RunDocs:
+        """The start and stop documents of one run."""
+        return _plain_docs(self.run(uid).item)
+
+    def streams(self, uid: str, stop: dict | None) -> list[dict]:
+        """Each stream's name, event count and data keys (shape, dtype, whether an image)."""
+        run = self.run(uid)
+        num_events = (stop or {}).get("num_events") or {}
+        by_stream: dict[str, dict] = {}
+        with self.lock:
+            for name in list(run):
+                md = run[name].metadata
+                # Mongo streams list their descriptors; a SQL stream's metadata is its descriptor.
+                for desc in md.get("descriptors") or [md]:
+                    by_stream.setdefault(name, {}).update(desc.get("data_keys") or {})
+        out = []
+        for name, data_keys in sorted(by_stream.items()):
+            out.append(
+                {
+                    "name": name,
+                    "events": num_events.get(name),
+                    "data_keys": [
+                        {
+                            "key": key,
+                            "shape": [int(s) for s in (dk.get("shape") or []) if s is not None],
+                            "dtype": str(dk.get("dtype_numpy") or dk.get("dtype") or ""),
+                            "source": str(dk.get("source") or ""),
+                            "external": bool(dk.get("external")),
+                            "image": _is_image(dk),
+                        }
+                        for key, dk in sorted(data_keys.items())
+                    ],
+                }
+            )
+        return out
+
+    def frames(self, uid: str, stream: str, key: str) -> FrameSeries:
+        """The image series of ``key`` in ``stream``, read lazily."""
+        run = self.run(uid)
+        with self.lock:
+            try:
+                array = self.shape.data(run[stream])[key]
+            except KeyError:
+                raise NotFound(
+                    "No such image", f"Run '{uid}' has no '{key}' in its '{stream}' stream."
+                ) from None
+        return FrameSeries(array, self.lock)
+
+
+def _probe(uri: str, timeout: float) -> None:
+    """Fail fast when a tiled server does not answer: tiled's client retries for up to 45 s."""
+    import httpx
+
+    url = uri if "/api/" in uri else uri.rstrip("/") + "/api/v1/"
+    try:
+        httpx.get(url, timeout=timeout, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise Unavailable("Catalog server unreachable", f"No answer from {uri}: {exc}.") from None
+
+
+def _serve_in_process(tree: Any) -> Any:
+    """A tiled client on an adapter tree, served inside this process (no port)."""
+    from tiled.client import from_context
+    from tiled.client.context import Context
+    from tiled.server.app import build_app
+
+    return from_context(Context.from_app(build_app(tree)))
+
+
+def _sub(client: Any, path: str) -> Any:
+    path = path.strip("/")
+    return client[path] if path else client
+
+
+def _api_key(spec: TiledSpec) -> str | None:
+    if spec.api_key is not None:
+        return spec.api_key.get_secret_value()
+    if spec.api_key_env:
+        value = os.environ.get(spec.api_key_env)
+        if not value:
+            raise Unavailable(
+                "Missing API key",
+                f"The environment variable {spec.api_key_env} holding the API key is not set.",
+            )
+        return value
+    return None
+
+
+def open_client(spec: CatalogSpec, *, sqlite_path: Path | None = None) -> Any:
+    """Connect to the catalog a spec describes and return the tiled client of its runs container.
+
+    Parameters
+    ----------
+    spec : CatalogSpec
+        A validated catalog configuration.
+    sqlite_path : Path, optional
+        For a demo spec, the SQLite file that was built for it.
+    """
+    if isinstance(spec, TiledSpec):
+        import httpx
+        from tiled.client import from_uri
+
+        _probe(spec.uri, spec.timeout)
+        client = from_uri(
+            spec.uri,
+            api_key=_api_key(spec),
+            prompt_for_reauthentication=False,
+            timeout=httpx.Timeout(spec.timeout),
+        )
+        return _sub(client, spec.path)
+    if isinstance(spec, ProfileSpec):
+        from tiled.client import from_profile
+
+        return _sub(from_profile(spec.profile), spec.path)
+    if isinstance(spec, DatabrokerSpec):
+        from databroker.mongo_normalized import MongoAdapter
+
+        tree = MongoAdapter.from_uri(spec.uri, asset_registry_uri=spec.asset_registry_uri)
+        return _serve_in_process(tree)
+    if isinstance(spec, (SQLiteSpec, DemoSpec)):
+        path = Path(spec.path) if isinstance(spec, SQLiteSpec) else sqlite_path
+        if path is None or not path.is_file():
+            raise Unavailable("Catalog file missing", f"There is no SQLite catalog at {path}.")
+        readable = spec.readable_storage if isinstance(spec, SQLiteSpec) else []
+        return _sub(_sqlite_client(path, readable or [str(path.parent)]), getattr(spec, "container", "raw"))
+    raise TypeError(f"unknown catalog spec {spec!r}")
+
+
+def _sqlite_client(path: Path, readable_storage: Sequence[str]) -> Any:
+    from tiled.catalog import from_uri
+
+    tree = from_uri(f"sqlite:///{path}", readable_storage=list(readable_storage))
+    return _serve_in_process(tree)

@@ -1,0 +1,62 @@
+"""Write small bluesky runs into a catalog, document by document, for the catalog tests."""
+
+import time
+from pathlib import Path
+
+from event_model import compose_run
+
+
+def write_run(writer, *, time_: float | None = None, stop: bool = True, **metadata):
+    """Write a metadata-only run (one scalar event); return its ``compose_run`` bundle."""
+    bundle = compose_run(metadata=metadata, time=time_ or time.time())
+    writer("start", bundle.start_doc)
+    desc = bundle.compose_descriptor(
+        name="primary", data_keys={"x": {"source": "sim", "dtype": "number", "shape": []}}
+    )
+    writer("descriptor", desc.descriptor_doc)
+    t = bundle.start_doc["time"] + 1
+    writer("event", desc.compose_event(data={"x": 1.0}, timestamps={"x": t}, time=t))
+    if stop:
+        writer("stop", bundle.compose_stop(time=t + 1))
+    return bundle
+
+
+def write_image_run(writer, data_dir: Path, frames, *, time_: float, key: str = "eiger1m_single_image", **md):
+    """Write a run whose one event holds a frame series in an HDF5 file registered as AD_HDF5."""
+    import h5py
+
+    bundle = compose_run(metadata={"detectors": [key.removesuffix("_image")], **md}, time=time_)
+    writer("start", bundle.start_doc)
+    filename = f"{bundle.start_doc['uid']}.h5"
+    with h5py.File(data_dir / filename, "w") as f:
+        f.create_dataset("entry/data/data", data=frames)
+    resource = bundle.compose_resource(
+        spec="AD_HDF5",
+        root=str(data_dir),
+        resource_path=filename,
+        resource_kwargs={"frame_per_point": len(frames)},
+    )
+    writer("resource", resource.resource_doc)
+    desc = bundle.compose_descriptor(
+        name="primary",
+        data_keys={
+            key: {
+                "source": "sim",
+                "dtype": "array",
+                "dtype_numpy": frames.dtype.str,
+                "shape": list(frames.shape),
+                "external": "FILESTORE:",
+            }
+        },
+    )
+    writer("descriptor", desc.descriptor_doc)
+    datum = resource.compose_datum(datum_kwargs={"point_number": 0})
+    writer("datum", datum)
+    writer(
+        "event",
+        desc.compose_event(
+            data={key: datum["datum_id"]}, timestamps={key: time_ + 1}, filled={key: False}, time=time_ + 1
+        ),
+    )
+    writer("stop", bundle.compose_stop(time=time_ + 2))
+    return bundle

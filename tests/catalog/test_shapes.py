@@ -1,0 +1,62 @@
+"""The same runs through both catalog shapes: SQL (tiled SQLite) and MongoDB (databroker, mongomock)."""
+
+import numpy as np
+import pytest
+from runwriters import write_image_run, write_run
+
+from jupyterlab_raydata.catalog.query import parse_query
+from jupyterlab_raydata.catalog.registry import Catalog
+
+T0 = 1_712_000_000.0
+
+
+def fill(writer, data_dir):
+    frames = np.random.default_rng(3).poisson(2.0, size=(12, 32, 40)).astype(np.uint16)
+    image = write_image_run(
+        writer, data_dir, frames, time_=T0 + 100, owner="alice", sample="silica gel", **{"sequence id": 4}
+    )
+    plain = write_run(writer, time_=T0, owner="bob", sample="latex", **{"sequence id": 5})
+    return frames, image.start_doc["uid"], plain.start_doc["uid"]
+
+
+@pytest.fixture(params=["sql", "mongo"])
+def shaped(request, sqlite_catalog, tmp_path):
+    if request.param == "sql":
+        path, post, client = sqlite_catalog
+        data_dir = path.parent / "data"  # tiled serves files only from its readable storage
+    else:
+        from databroker.v2 import temp
+
+        client = temp()
+        post = client.post_document
+        data_dir = tmp_path / "frames"
+        data_dir.mkdir()
+    frames, image_uid, plain_uid = fill(post, data_dir)
+    catalog = Catalog.from_client(request.param, client, tmp_path / "state")
+    catalog.sync()
+    return request.param, catalog, frames, image_uid, plain_uid
+
+
+def test_listing_and_search(shaped):
+    shape, catalog, _, image_uid, plain_uid = shaped
+    assert catalog.source().shape.name == shape
+    assert [r.uid for r in catalog.runs([]).runs] == [image_uid, plain_uid]
+    assert [r.uid for r in catalog.runs(parse_query('silica "sequence id"=4')).runs] == [image_uid]
+    assert [r.uid for r in catalog.runs(parse_query("owner=bob")).runs] == [plain_uid]
+    assert [r.uid for r in catalog.runs([], since=T0 + 50).runs] == [image_uid]
+
+
+def test_streams_frames_and_preview(shaped):
+    _, catalog, frames, image_uid, plain_uid = shaped
+    detail = catalog.run(image_uid)
+    assert detail.image_keys == ["eiger1m_single_image"]
+    (key,) = detail.streams[0].data_keys
+    assert key.shape == [12, 32, 40] and key.image and key.dtype == "<u2"
+    series = catalog.source().frames(image_uid, "primary", "eiger1m_single_image")
+    assert series.count == 12
+    np.testing.assert_array_equal(series.frame(7), frames[7])
+    np.testing.assert_array_equal(series.sample(4), frames[::3])
+    png, cached = catalog.preview(image_uid, kind="frame", index=7)
+    assert png.startswith(b"\x89PNG") and not cached
+    assert catalog.preview(image_uid, kind="frame", index=7) == (png, True)
+    assert catalog.run(plain_uid).image_keys == []
