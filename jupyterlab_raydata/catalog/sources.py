@@ -114,6 +114,11 @@ class RunSource:
         with self.lock:
             return [_plain_docs(run.item) for _, run in node.items()[offset : offset + limit]]
 
+    def count(self) -> int:
+        """Runs in the catalog: a count query, far cheaper than a time-sorted search."""
+        with self.lock:
+            return len(self.client)
+
     def newer(self, since: float, offset: int, limit: int) -> list[RunDocs]:
         """Runs that started at or after ``since``, oldest first; a page of that list."""
         from tiled.queries import Comparison

@@ -1,5 +1,7 @@
 """Index synchronisation against a real SQLite tiled catalog that keeps being written to."""
 
+import time
+
 from runwriters import write_run
 
 from jupyterlab_raydata.catalog import sync as syncing
@@ -20,20 +22,22 @@ def uids(catalog, q=""):
 
 def test_new_runs_and_late_stops_appear_incrementally(sqlite_catalog, tmp_path):
     path, writer, _ = sqlite_catalog
-    first = [write_run(writer, time_=T0 + i, owner="alice").start_doc["uid"] for i in range(3)]
+    # Recent start times: a run without a stop document is only asked again while it may still run.
+    t0 = time.time() - 3600
+    first = [write_run(writer, time_=t0 + i, owner="alice").start_doc["uid"] for i in range(3)]
     catalog = local_catalog(path, tmp_path / "state")
     report = catalog.sync()
     assert report.added == 3 and report.complete
     assert uids(catalog) == first[::-1]
 
-    running = write_run(writer, time_=T0 + 10, stop=False, owner="bob")
-    later = write_run(writer, time_=T0 + 20, owner="bob")
+    running = write_run(writer, time_=t0 + 10, stop=False, owner="bob")
+    later = write_run(writer, time_=t0 + 20, owner="bob")
     assert catalog.sync().added == 2
     rows = {r.uid: r for r in catalog.runs([], limit=10).runs}
     assert rows[running.start_doc["uid"]].exit_status is None
     assert set(uids(catalog, "owner=bob")) == {running.start_doc["uid"], later.start_doc["uid"]}
 
-    writer("stop", running.compose_stop(time=T0 + 30, exit_status="abort"))
+    writer("stop", running.compose_stop(time=t0 + 30, exit_status="abort"))
     assert catalog.sync().added == 0
     rows = {r.uid: r for r in catalog.runs([], limit=10).runs}
     assert rows[running.start_doc["uid"]].exit_status == "abort"
