@@ -352,11 +352,19 @@ class RunIndex:
             ", r.start" if columns else ""
         )
         conn = self._conn()
+        full_text = "fts MATCH" in where_sql
+        # With a full-text term both the page and the count walk the matched rows, so one pass with a
+        # window count halves the work. Without one, the page stops after `limit` rows of an index
+        # while a window count would force a sort of every match: there, two queries are far cheaper.
+        count_column = ", count(*) OVER ()" if full_text else ""
         rows = conn.execute(
-            f"SELECT {wanted} FROM runs r {joins}{where_sql} ORDER BY {order} LIMIT ? OFFSET ?",
+            f"SELECT {wanted}{count_column} FROM runs r {joins}{where_sql} ORDER BY {order} LIMIT ? OFFSET ?",
             [*join_params, *params, limit, offset],
         ).fetchall()
-        total = conn.execute(f"SELECT count(*) FROM runs r{where_sql}", params).fetchone()[0]
+        if full_text and rows:
+            total = rows[0][-1]
+        else:
+            total = conn.execute(f"SELECT count(*) FROM runs r{where_sql}", params).fetchone()[0]
         result = []
         for row in rows:
             item = {

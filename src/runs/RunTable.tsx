@@ -152,6 +152,8 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
           theme={THEME}
           columnDefs={columnDefs}
           defaultColDef={{ sortable: true, resizable: true }}
+          rowHeight={26}
+          headerHeight={28}
           rowModelType="infinite"
           datasource={datasource}
           cacheBlockSize={BLOCK_SIZE}
