@@ -3,8 +3,14 @@
  */
 const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
+const os = require('os');
+const path = require('path');
+
 const port = process.env.RAYDATA_UI_PORT || '8898';
 const baseURL = `http://127.0.0.1:${port}`;
+// Raydata's state and the tests' catalogs; the server under test wipes it when it starts.
+process.env.RAYDATA_UI_ROOT =
+  process.env.RAYDATA_UI_ROOT || path.join(os.tmpdir(), `raydata-ui-${port}`);
 
 module.exports = {
   ...baseConfig,

@@ -95,9 +95,8 @@ def _backfill(index: RunIndex, source: RunSource, max_pages: int | None) -> int:
 
 def _newer(index: RunIndex, source: RunSource) -> int:
     newest = index.newest_time()
-    if newest is None:
-        return 0
-    since = newest - OVERLAP_S
+    # An index of a catalog that was empty when first read takes everything that came since.
+    since = 0.0 if newest is None else newest - OVERLAP_S
     added = 0
     offset = 0
     while True:

@@ -66,3 +66,15 @@ def test_first_request_syncs_a_page_and_background_finishes(sqlite_catalog, tmp_
     with catalog._sync_lock:  # waits for the background sync the request started
         pass
     assert catalog.runs([], limit=10).total == 5
+
+
+def test_runs_written_into_a_catalog_that_was_empty_appear(sqlite_catalog, tmp_path):
+    path, writer, _ = sqlite_catalog
+    catalog = local_catalog(path, tmp_path / "state")
+    report = catalog.sync()
+    assert report.added == 0 and report.complete
+    assert uids(catalog) == []
+
+    uid = write_run(writer, time_=T0, owner="alice").start_doc["uid"]
+    assert catalog.sync().added == 1
+    assert uids(catalog) == [uid]

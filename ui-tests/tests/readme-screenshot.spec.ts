@@ -11,6 +11,8 @@ test('README screenshot of the sidebar', async ({ page }) => {
   await page.locator('.jp-SideBar [data-id="jp-raydata-sidebar"]').click();
   await page.sidebar.setWidth(560, 'left');
   const sidebar = page.locator('#jp-raydata-sidebar');
+  await expect(sidebar.getByLabel('Catalog')).toContainText('demo');
+  await sidebar.getByLabel('Catalog').selectOption('demo');
   await expect(sidebar.getByTestId('run-count')).toHaveText(/^\d[\d,]* runs/, {
     timeout: 180_000
   });

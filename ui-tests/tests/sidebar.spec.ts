@@ -13,7 +13,9 @@ test.describe('Raydata sidebar', () => {
     const server = sidebar.locator('section[data-section="server"]');
     await server.locator('button.jp-raydata-Section-header').click();
     await expect(server.locator('[data-field="executor"]')).toHaveText('local');
-    await expect(server.locator('[data-field="catalogs"]')).toHaveText('demo');
+    await expect(server.locator('[data-field="catalogs"]')).toHaveText(
+      'beamline, demo'
+    );
     await expect(server.locator('[data-field="version"]')).toHaveText(
       /^\d+\.\d+\.\d+/
     );
