@@ -9,6 +9,12 @@ test.describe('Raydata sidebar', () => {
     const sidebar = page.locator(SIDEBAR);
     await expect(sidebar).toBeVisible();
     await expect(sidebar.locator('h2')).toHaveText('Raydata');
+    await expect(sidebar.locator('.jp-raydata-Section-title')).toHaveText([
+      'Runs',
+      'Metadata',
+      'Server'
+    ]);
+    await expect(sidebar.getByLabel('Search runs')).toBeVisible();
 
     const server = sidebar.locator('section[data-section="server"]');
     await server.locator('button.jp-raydata-Section-header').click();
@@ -34,6 +40,9 @@ test.describe('Raydata sidebar', () => {
       .first()
       .click();
     await expect(page.locator(SIDEBAR)).toBeVisible();
+    await expect(
+      page.locator(`${SIDEBAR} section[data-section="runs"]`)
+    ).toBeVisible();
   });
 
   test('is restored after a reload', async ({ page }) => {
