@@ -11,9 +11,9 @@ Photon counts are Poisson with mean ``μ(q)·I``, where ``μ(q)`` is a smooth
     g2(q, τ) = 1 + β·exp(-2·D·q²·τ)
 
 which :func:`expected_g2` evaluates from :attr:`SyntheticSeries.truth`.
-Frames are generated one at a time from a single random stream, so a run is the
-same whatever the chunk size, and :func:`iter_speckle_chunks` never holds more
-than one chunk.
+Frames are generated one at a time from random streams derived from ``seed``
+only, so a run is the same whatever the chunk size or the machine, and
+:func:`iter_speckle_chunks` never holds more than one chunk.
 """
 
 from __future__ import annotations

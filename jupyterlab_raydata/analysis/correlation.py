@@ -1,0 +1,468 @@
+"""Intensity time correlation: multi-tau one-time g2 and two-time C(t1, t2).
+
+Design. The pixels of every ROI are gathered once per block of frames into a
+matrix (frames by pixels, ROI after ROI), so all further work is a few long BLAS
+calls per ROI instead of scikit-beam's Python loop over frames, lags and levels:
+
+* **multi-tau**: the sum a multi-tau correlator accumulates for lag ``i``,
+  ``Σ_t Σ_p x[t,p]·x[t-i,p]``, is a diagonal of the Gram matrix of the rows. Small
+  matrix products of groups of rows with the rows they reach back to give all
+  lags at once (see :mod:`._multitau`). Coarser levels hold sums of consecutive
+  pairs of rows and are correlated the same way. Everything streams: a level
+  keeps only its last ``num_bufs - 1`` rows. The pixels are split into equal
+  shares, one per thread (numpy releases the GIL); an ROI cut between two shares
+  is recombined exactly, as every accumulated quantity is a sum over pixels. BLAS
+  itself is kept single-threaded meanwhile, so the many short calls do not
+  oversubscribe the cores.
+* **two-time**: ``X_l·X_lᵀ`` per ROI (one matrix product, multi-threaded BLAS),
+  normalised by the outer product of the per-frame mean intensities.
+
+Exactness. Photon counts are integers, and integer products and sums are exact in
+float32 while every partial sum stays below 2²⁴. A row's sum of squares bounds
+the partial sums of its products (Cauchy-Schwarz), so these bounds are tracked
+and a level (or a two-time map) falls back to float64 when they could exceed 2²³,
+and for non-integer data. Accumulators are float64, so the results equal a
+float64 computation to rounding (~1e-15 relative), the basis for comparing with
+scikit-beam and pyCHX.
+
+Normalisation. ``g2(τ) = <I(t)·I(t+τ)> / (<I(t)>·<I(t+τ)>)`` with the symmetric
+normalisation of Lumma et al. (Rev. Sci. Instrum. 71, 3274, 2000): numerator and
+both mean intensities are averaged over the same pixels and the same valid frame
+pairs. By default (``norm=None``) pixels are used as recorded, exactly as
+scikit-beam's ``multi_tau_auto_corr`` and pyCHX's ``cal_g2c`` without ``norm``.
+That is the default because it needs no model of the intensity and reproduces
+the reference libraries. If the mean intensity varies across an ROI (a steep
+I(q) across a wide ring), the baseline then rises above 1 by ``<μ²>/<μ>²`` over
+the ROI's pixels; pass ``norm``, a smooth model of the mean intensity at each
+pixel (e.g. :func:`jupyterlab_raydata.analysis.preprocess.smooth_iq_map`), and
+each pixel is divided by it before correlating, as pyCHX does with its ``norm``.
+
+Bad frames are skipped, never zero-filled: a pair involving a bad frame is left
+out of every average, and at coarser multi-tau levels a pair containing a bad
+frame is itself bad (as in scikit-beam and pyCHX, where bad frames are NaN). In
+the two-time map their rows and columns are NaN.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._multitau import BLOCK_ROWS, EXACT_F32, GroupCorrelator, work_dtype
+from .frames import PixelSelection, iter_chunks, valid_frames
+
+__all__ = [
+    "MultiTauCorrelator",
+    "multi_tau",
+    "multi_tau_lags",
+    "one_time_from_two_time",
+    "two_time",
+]
+
+
+def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:
+    """Lag steps (in frames) of a multi-tau correlator, as in scikit-beam.
+
+    Level 0 has lags ``0 .. num_bufs-1``; level ``k >= 1`` has
+    ``(num_bufs/2 .. num_bufs-1) * 2**k``.
+
+    Parameters
+    ----------
+    num_bufs : int
+        Buffers per level, even.
+    num_levels : int
+        Number of levels.
+    """
+    _check_bufs(num_bufs)
+    lags = [np.arange(num_bufs)]
+    for k in range(1, num_levels):
+        lags.append(np.arange(num_bufs // 2, num_bufs) * 2**k)
+    return np.concatenate(lags)
+
+
+def _check_bufs(num_bufs):
+    if num_bufs < 2 or num_bufs % 2:
+        raise ValueError(f"num_bufs must be an even number >= 2, got {num_bufs}")
+
+
+def _pixel_scale(norm, selection: PixelSelection) -> np.ndarray | None:
+    """Factors ``1/norm`` for the selected pixels (in selection order), or None."""
+    if norm is None:
+        return None
+    norm = np.asarray(norm, dtype=np.float64)
+    if norm.shape != selection.shape:
+        raise ValueError(f"norm shape {norm.shape} does not match labels shape {selection.shape}")
+    values = norm.ravel()[selection.index]
+    if not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError("norm must be finite and positive on every labelled pixel")
+    return 1.0 / values
+
+
+@functools.cache
+def _blas_controller():
+    # Inspecting the loaded libraries takes about a millisecond: do it once.
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _single_threaded_blas():
+    """Limit BLAS to one thread (if threadpoolctl is available): our threads do the work."""
+    controller = _blas_controller()
+    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+@dataclass
+class _Share:
+    """A thread's share of the selected pixels: whole ROIs or parts of them.
+
+    Products and sums are sums over pixels, so an ROI split between shares is
+    recombined exactly by adding the shares' accumulators.
+    """
+
+    cols: slice
+    index: np.ndarray
+    labels: np.ndarray  # result column of each (part of an) ROI in this share
+    engine: GroupCorrelator
+    # Reused gather buffer: a fresh one per block would cost page faults each time.
+    scratch: np.ndarray | None = None
+
+    def feed_frames(self, flat: np.ndarray, valid: np.ndarray) -> None:
+        """Gather this share's pixels from raw frames block by block and correlate them."""
+        if self.scratch is None or self.scratch.dtype != flat.dtype:
+            self.scratch = np.empty((BLOCK_ROWS, self.index.size), flat.dtype)
+        for r0 in range(0, flat.shape[0], BLOCK_ROWS):
+            block = flat[r0 : r0 + BLOCK_ROWS]
+            x = self.scratch[: block.shape[0]]
+            # mode="clip" skips per-element bounds checks; indices are valid by construction.
+            np.take(block, self.index, axis=1, mode="clip", out=x)
+            self.engine.update(x, valid[r0 : r0 + BLOCK_ROWS])
+
+
+def _shares(selection: PixelSelection, n: int, num_bufs, num_levels, scale) -> list[_Share]:
+    """Split the selected pixels (label by label) into ``n`` equal contiguous shares."""
+    total = int(selection.bounds[-1])
+    cuts = np.unique(np.linspace(0, total, max(1, min(n, total)) + 1).round().astype(np.intp))
+    shares = []
+    for a, b in itertools.pairwise(cuts):
+        first = np.searchsorted(selection.bounds, a, side="right") - 1
+        last = np.searchsorted(selection.bounds, b, side="left")
+        labels = np.arange(first, last)
+        edges = np.clip(selection.bounds[first : last + 1], a, b)
+        engine = GroupCorrelator(np.diff(edges), num_bufs, num_levels, None if scale is None else scale[a:b])
+        shares.append(_Share(slice(int(a), int(b)), selection.index[a:b], labels, engine))
+    return shares
+
+
+class MultiTauCorrelator:
+    """Streaming multi-tau correlator: feed consecutive frames, read g2 at any time.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape ``(H, W)``
+        ROI labels, 0 = not used. Results have one column per distinct non-zero
+        label, in ascending label order.
+    num_bufs : int
+        Buffers per level (even); level 0 has lags ``0 .. num_bufs-1``.
+    num_levels : int, optional
+        Number of levels; ``None`` adds levels as long as the data reach them.
+    norm : array_like, shape ``(H, W)``, optional
+        Per-pixel normalisation (see the module docstring); ``None`` = none.
+    mask : array_like of bool, shape ``(H, W)``, optional
+        True for good pixels; masked pixels are excluded from every label.
+    workers : int, optional
+        Threads, each correlating an equal share of the pixels; default: the number
+        of CPUs.
+
+    Notes
+    -----
+    :func:`multi_tau` wraps this class for a whole series. Use it directly to show
+    partial results while data arrive::
+
+        corr = MultiTauCorrelator(labels)
+        for t0, chunk in iter_chunks(frames):
+            corr.update(chunk, bad_frames=bad)
+            lags, g2 = corr.result()
+    """
+
+    def __init__(
+        self,
+        labels,
+        num_bufs: int = 8,
+        num_levels: int | None = None,
+        norm=None,
+        mask=None,
+        workers: int | None = None,
+    ):
+        _check_bufs(num_bufs)
+        if num_levels is not None and num_levels < 1:
+            raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+        self.selection = PixelSelection.from_labels(labels, mask)
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        scale = _pixel_scale(norm, self.selection)
+        self._shares = _shares(self.selection, self.workers, num_bufs, num_levels, scale)
+        self.frames_seen = 0
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Label values, one per result column."""
+        return self.selection.labels
+
+    def update(self, frames, *, bad_frames=None, chunk_size: int | None = None) -> None:
+        """Correlate the next frames of the series.
+
+        Parameters
+        ----------
+        frames : ndarray ``(c, H, W)`` or any input of :func:`multi_tau`
+            Frames following those already seen.
+        bad_frames : optional
+            Bad frames of the whole series (indices counted from the first frame
+            ever passed), as for :func:`multi_tau`.
+        chunk_size : int, optional
+            Frames read at a time.
+        """
+        if hasattr(frames, "gather_pixels"):
+            for _, x in frames.gather_pixels(self.selection, chunk_size):
+                self.update_pixels(x, bad_frames=bad_frames)
+            return
+        for _, chunk in iter_chunks(frames, chunk_size):
+            if chunk.shape[1:] != self.selection.shape:
+                raise ValueError(
+                    f"frame shape {chunk.shape[1:]} does not match labels {self.selection.shape}"
+                )
+            flat = chunk.reshape(chunk.shape[0], -1)
+            valid = self._next_valid(flat.shape[0], bad_frames)
+            self._run(lambda share, flat=flat, valid=valid: share.feed_frames(flat, valid))
+
+    def update_pixels(self, x: np.ndarray, *, bad_frames=None) -> None:
+        """Like :meth:`update`, for pixels gathered with ``self.selection`` (``(c, n_pixels)``)."""
+        valid = self._next_valid(x.shape[0], bad_frames)
+        self._run(lambda share: share.engine.update(x[:, share.cols], valid))
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised correlation of the frames seen so far.
+
+        Waiting rows are correlated first, so this may be called at any time.
+
+        Returns
+        -------
+        lags : ndarray of int
+            Lag steps in frames; lags with no valid frame pair are left out.
+        g2 : ndarray, shape ``(len(lags), n_labels)``
+            NaN where an ROI received no photons.
+        """
+        self._run(lambda share: share.engine.flush())
+        n_labels = self.selection.n_labels
+        lags, g2 = [], []
+        for level in zip(*(share.engine.accumulators() for share in self._shares), strict=True):
+            level_lags, count = level[0][0], level[0][4]
+            totals = [np.zeros((count.size, n_labels)) for _ in range(3)]
+            for share, (_, *parts, _) in zip(self._shares, level, strict=True):
+                for total, part in zip(totals, parts, strict=True):
+                    total[:, share.labels] += part
+            G, past, future = totals
+            keep = count > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = G[keep] * count[keep, None] * self.selection.n_pixels / (past[keep] * future[keep])
+            g2.append(np.where(np.isfinite(g), g, np.nan))
+            lags.append(level_lags[keep])
+        if not lags:
+            return np.zeros(0, int), np.zeros((0, self.selection.n_labels))
+        return np.concatenate(lags), np.concatenate(g2)
+
+    def _next_valid(self, n: int, bad_frames) -> np.ndarray:
+        valid = valid_frames(bad_frames, self.frames_seen, self.frames_seen + n)
+        self.frames_seen += n
+        return valid
+
+    def _run(self, task) -> None:
+        """Apply ``task`` to every share, one thread each, BLAS limited to one thread."""
+        with _single_threaded_blas():
+            if len(self._shares) == 1:
+                task(self._shares[0])
+                return
+            with ThreadPoolExecutor(len(self._shares)) as pool:
+                for future in [pool.submit(task, share) for share in self._shares]:
+                    future.result()
+
+
+def multi_tau(
+    frames,
+    labels,
+    num_bufs: int = 8,
+    num_levels: int | None = None,
+    bad_frames=None,
+    norm=None,
+    *,
+    mask=None,
+    chunk_size: int | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-tau one-time intensity autocorrelation g2 per ROI.
+
+    Same lags and normalisation as scikit-beam's
+    ``skbeam.core.correlation.multi_tau_auto_corr(num_levels, num_bufs, labels, images)``
+    (and pyCHX's ``cal_g2c``), so results agree on identical input; see the module
+    docstring for the method and the normalisation.
+
+    Parameters
+    ----------
+    frames : array-like or iterable
+        ``(T, H, W)`` frames, any input of :mod:`~jupyterlab_raydata.analysis.frames`;
+        streamed in chunks.
+    labels : array_like of int, shape ``(H, W)``
+        ROI labels, 0 = not used (e.g. from :mod:`~jupyterlab_raydata.analysis.rois`).
+    num_bufs : int
+        Buffers per level (even).
+    num_levels : int, optional
+        Number of levels. ``None`` uses every level the data reach, i.e. up to lags
+        of about ``T``.
+    bad_frames : sequence of int or boolean array, optional
+        Frames to skip (see :func:`~jupyterlab_raydata.analysis.frames.valid_frames`).
+    norm : array_like, shape ``(H, W)``, optional
+        Per-pixel normalisation, e.g. a smooth I(q) map; default ``None`` (plain
+        symmetric normalisation, identical to scikit-beam).
+    mask : array_like of bool, optional
+        True for good pixels; masked pixels are excluded.
+    chunk_size : int, optional
+        Frames read from ``frames`` at a time.
+    workers : int, optional
+        Threads; default the number of CPUs.
+
+    Returns
+    -------
+    lags : ndarray of int
+        Lag steps in frames (multiply by the frame period for seconds).
+    g2 : ndarray, shape ``(len(lags), n_labels)``
+        One column per distinct non-zero label, ascending.
+    """
+    corr = MultiTauCorrelator(labels, num_bufs, num_levels, norm=norm, mask=mask, workers=workers)
+    corr.update(frames, bad_frames=bad_frames, chunk_size=chunk_size)
+    return corr.result()
+
+
+def _label_matrices(frames, selection: PixelSelection, chunk_size):
+    """All frames of each label as ``(T, n_pixels_l)`` matrices in the native dtype."""
+    if hasattr(frames, "gather_pixels"):
+        blocks = [x for _, x in frames.gather_pixels(selection, chunk_size)]
+    else:
+        blocks = [selection.gather(chunk) for _, chunk in iter_chunks(frames, chunk_size)]
+    for cols, n_pix in zip(selection.label_slices(), selection.n_pixels, strict=True):
+        yield np.concatenate([b[:, cols] for b in blocks]) if blocks else np.zeros((0, n_pix))
+
+
+def two_time(
+    frames,
+    labels,
+    bad_frames=None,
+    norm=None,
+    *,
+    mask=None,
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """Two-time correlation ``C(t1, t2) = <I(t1)·I(t2)> / (<I(t1)>·<I(t2)>)`` per ROI.
+
+    Averages ``<…>`` run over the pixels of each ROI. Same definition as
+    scikit-beam's ``two_time_corr`` with ``num_bufs = T`` and one level.
+
+    Parameters
+    ----------
+    frames : array-like or iterable
+        ``(T, H, W)`` frames; streamed in chunks.
+    labels : array_like of int, shape ``(H, W)``
+        ROI labels, 0 = not used.
+    bad_frames : sequence of int or boolean array, optional
+        Frames whose rows and columns are NaN in the result.
+    norm : array_like, shape ``(H, W)``, optional
+        Per-pixel normalisation, as for :func:`multi_tau`.
+    mask : array_like of bool, optional
+        True for good pixels.
+    chunk_size : int, optional
+        Frames read at a time.
+
+    Returns
+    -------
+    ndarray of float32, shape ``(n_labels, T, T)``
+        Symmetric; float32 keeps 7 significant digits, far more than the
+        statistical precision of any two-time map, at half the memory.
+
+    Notes
+    -----
+    Memory: the labelled pixels of all frames in their native dtype, one label's
+    pixels in float32 or float64, and the result (``4 * n_labels * T**2`` bytes);
+    full frames are never all in memory. Each map is one matrix product, computed
+    in float32 where that is exact and in float64 otherwise.
+    """
+    selection = PixelSelection.from_labels(labels, mask)
+    scale = _pixel_scale(norm, selection)
+    out = None
+    for j, x in enumerate(_label_matrices(frames, selection, chunk_size)):
+        n_t, n_pix = x.shape
+        if out is None:
+            valid = valid_frames(bad_frames, 0, n_t)
+            out = np.empty((selection.n_labels, n_t, n_t), np.float32)
+        x = x.astype(work_dtype(x, scale is not None))
+        if scale is not None:
+            x *= scale[selection.label_slices()[j]]
+        x[~valid] = 0
+        gram = _gram(x)
+        mean = x.sum(axis=1, dtype=np.float64) / n_pix
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = gram / n_pix / np.outer(mean, mean)
+        c[~valid] = np.nan
+        c[:, ~valid] = np.nan
+        out[j] = c
+    return out
+
+
+def _gram(x: np.ndarray) -> np.ndarray:
+    """``x @ x.T`` in float64, via float32 BLAS where that is exact."""
+    if x.dtype == np.float32:
+        gram = x @ x.T
+        if not gram.size or np.diagonal(gram).max() <= EXACT_F32:
+            return gram.astype(np.float64)
+        x = x.astype(np.float64)
+    return x @ x.T
+
+
+def one_time_from_two_time(c2: np.ndarray, max_lag: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Average a two-time map along its diagonals into a one-time g2.
+
+    Parameters
+    ----------
+    c2 : ndarray, shape ``(n_labels, T, T)`` or ``(T, T)``
+        From :func:`two_time`; NaN entries (bad frames) are skipped.
+    max_lag : int, optional
+        Largest lag to return (default ``T - 1``).
+
+    Returns
+    -------
+    lags : ndarray of int
+        ``0 .. max_lag`` in frames.
+    g2 : ndarray, shape ``(len(lags), n_labels)``
+        Mean of each diagonal ``C(t, t + lag)``; NaN where a diagonal has no valid
+        entry. Same layout as :func:`multi_tau`.
+    """
+    c2 = np.asarray(c2)
+    if c2.ndim == 2:
+        c2 = c2[None]
+    if c2.ndim != 3 or c2.shape[1] != c2.shape[2]:
+        raise ValueError(f"c2 must have shape (n_labels, T, T), got {c2.shape}")
+    n_t = c2.shape[1]
+    max_lag = n_t - 1 if max_lag is None else min(max_lag, n_t - 1)
+    lags = np.arange(max_lag + 1)
+    g2 = np.full((lags.size, c2.shape[0]), np.nan)
+    for lag in lags:
+        diag = np.diagonal(c2, offset=lag, axis1=1, axis2=2)
+        good = np.isfinite(diag)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g2[lag] = np.where(good, diag, 0).sum(axis=1, dtype=np.float64) / good.sum(axis=1)
+    return lags, g2

@@ -1,0 +1,230 @@
+"""Standard XPCS figures and a multi-page PDF report.
+
+Figures are built with matplotlib's object API on the Agg canvas: no pyplot, so
+no global figure state leaks into (or out of) a notebook or a worker process. In
+a notebook a returned :class:`~matplotlib.figure.Figure` displays itself.
+Every plotting function draws into ``ax`` when given one, else into a new figure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+__all__ = [
+    "new_figure",
+    "plot_average_image",
+    "plot_frame_sums",
+    "plot_g2",
+    "plot_gamma_q2",
+    "plot_iq",
+    "plot_two_time",
+    "summary_page",
+    "write_report",
+]
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=(6.4, 4.8), **kwargs):
+    """A figure on an Agg canvas and its axes (like ``plt.subplots``, without pyplot)."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kwargs)
+    return fig, axes
+
+
+def _axes(ax, **kwargs):
+    if ax is not None:
+        return ax.figure, ax
+    fig, axes = new_figure(**kwargs)
+    return fig, axes[0, 0]
+
+
+def plot_average_image(image, *, mask=None, labels=None, ax=None, title="Average image") -> Figure:
+    """Average image on a log colour scale with masked pixels and ROI outlines.
+
+    Parameters
+    ----------
+    image : ndarray, shape ``(H, W)``
+    mask : array_like of bool, optional
+        True = good; masked pixels are shaded grey.
+    labels : ndarray of int, optional
+        ROI labels; their outlines are drawn, one colour per ROI.
+    ax : matplotlib Axes, optional
+    title : str
+    """
+    fig, ax = _axes(ax, figsize=(6, 5.5))
+    image = np.asarray(image, dtype=np.float64)
+    positive = image[image > 0]
+    norm = LogNorm(vmin=max(positive.min(), 1e-3), vmax=positive.max()) if positive.size else None
+    shown = ax.imshow(np.where(image > 0, image, np.nan), norm=norm, cmap="viridis", origin="upper")
+    fig.colorbar(shown, ax=ax, label="counts / frame")
+    if mask is not None:
+        bad = ~np.asarray(mask, dtype=bool)
+        ax.imshow(np.ma.masked_where(~bad, bad.astype(float)), cmap="Greys", vmin=0, vmax=1.5, alpha=0.6)
+    if labels is not None:
+        labels = np.asarray(labels)
+        n = int(labels.max())
+        if n:
+            ax.contour(labels > 0, levels=[0.5], colors="white", linewidths=0.6)
+            edges = np.zeros(labels.shape, bool)
+            edges[:-1] |= labels[:-1] != labels[1:]
+            edges[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+            ax.imshow(
+                np.ma.masked_where(~edges | (labels == 0), labels), cmap="tab20", interpolation="nearest"
+            )
+    ax.set_title(title)
+    ax.set_xlabel("column (pixel)")
+    ax.set_ylabel("row (pixel)")
+    return fig
+
+
+def plot_iq(q, intensity, *, ax=None, title="Circular average") -> Figure:
+    """I(q) on log-log axes."""
+    fig, ax = _axes(ax)
+    q, intensity = np.asarray(q), np.asarray(intensity)
+    ok = np.isfinite(q) & np.isfinite(intensity) & (intensity > 0) & (q > 0)
+    ax.loglog(q[ok], intensity[ok], ".-", ms=3)
+    ax.set_xlabel("q (1/Å)")
+    ax.set_ylabel("I(q) (counts / pixel / frame)")
+    ax.set_title(title)
+    return fig
+
+
+def plot_frame_sums(sums, *, bad_frames=None, dt: float | None = None, ax=None, title="Frame sums") -> Figure:
+    """Total counts per frame, with bad frames marked."""
+    fig, ax = _axes(ax, figsize=(7, 3.5))
+    sums = np.asarray(sums)
+    t = np.arange(sums.size) * (dt or 1)
+    ax.plot(t, sums, lw=0.7, label="frame sum")
+    if bad_frames is not None and len(bad_frames):
+        bad = np.asarray(bad_frames, dtype=int)
+        ax.plot(t[bad], sums[bad], "rx", label=f"bad frames ({bad.size})")
+        ax.legend(loc="best")
+    ax.set_xlabel("time (s)" if dt else "frame")
+    ax.set_ylabel("counts")
+    ax.set_title(title)
+    return fig
+
+
+def plot_g2(lag_s, g2, *, q=None, fits=None, ncols: int = 4, title="g2") -> Figure:
+    """One panel per ROI: g2 against lag (log scale), with fitted curves if given.
+
+    Parameters
+    ----------
+    lag_s : array_like, shape ``(L,)``
+        Lags in seconds (lag 0 is not drawn).
+    g2 : array_like, shape ``(L, n)``
+    q : array_like, shape ``(n,)``, optional
+        For panel titles.
+    fits : list of G2Fit, optional
+        From :func:`~jupyterlab_raydata.analysis.fits.fit_g2`.
+    ncols : int
+        Panels per row.
+    """
+    lag_s, g2 = np.asarray(lag_s, dtype=np.float64), np.asarray(g2, dtype=np.float64)
+    g2 = g2[:, None] if g2.ndim == 1 else g2
+    n = g2.shape[1]
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = new_figure(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), sharex=True)
+    use = lag_s > 0
+    dense = np.geomspace(lag_s[use].min(), lag_s[use].max(), 200) if use.any() else None
+    for j, ax in enumerate(axes.ravel()):
+        if j >= n:
+            ax.set_visible(False)
+            continue
+        ax.semilogx(lag_s[use], g2[use, j], "o", ms=3)
+        if fits is not None and fits[j].success and dense is not None:
+            fit = fits[j]
+            ax.semilogx(dense, fit(dense), "-", lw=1, label=f"Γ={fit.gamma:.3g}/s")
+            ax.legend(loc="upper right", fontsize="small")
+        ax.set_title(f"q = {q[j]:.4g} 1/Å" if q is not None else f"ROI {j + 1}", fontsize="medium")
+    for ax in axes[-1]:
+        ax.set_xlabel("lag (s)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("g2")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_gamma_q2(q, gamma, *, gamma_err=None, diffusion=None, ax=None, title="Relaxation rate") -> Figure:
+    """Γ against q², with the fitted line ``Γ = D·q²`` if given."""
+    fig, ax = _axes(ax)
+    q2 = np.asarray(q, dtype=np.float64) ** 2
+    ax.errorbar(q2, gamma, yerr=gamma_err, fmt="o", ms=4, capsize=2, label="fits")
+    if diffusion is not None:
+        line = np.linspace(0, q2.max() * 1.05, 50)
+        ax.plot(
+            line, diffusion(np.sqrt(line)), "-", label=f"D = {diffusion.D:.4g} ± {diffusion.D_err:.2g} Å²/s"
+        )
+        ax.legend(loc="best")
+    ax.set_xlabel("q² (1/Å²)")
+    ax.set_ylabel("Γ (1/s)")
+    ax.set_title(title)
+    return fig
+
+
+def plot_two_time(
+    c2, *, dt: float | None = None, ax=None, title="Two-time correlation", vmin=None, vmax=None
+):
+    """Two-time map ``C(t1, t2)`` of one ROI (a 2-D array)."""
+    fig, ax = _axes(ax, figsize=(5.5, 5))
+    c2 = np.asarray(c2, dtype=np.float64)
+    extent = None if dt is None else (0, c2.shape[1] * dt, c2.shape[0] * dt, 0)
+    finite = c2[np.isfinite(c2)]
+    if finite.size and (vmin is None or vmax is None):
+        lo, hi = np.percentile(finite, [1, 99])
+        vmin = lo if vmin is None else vmin
+        vmax = hi if vmax is None else vmax
+    shown = ax.imshow(c2, origin="upper", extent=extent, vmin=vmin, vmax=vmax, cmap="inferno")
+    fig.colorbar(shown, ax=ax, label="C(t1, t2)")
+    unit = "s" if dt else "frame"
+    ax.set_xlabel(f"t2 ({unit})")
+    ax.set_ylabel(f"t1 ({unit})")
+    ax.set_title(title)
+    return fig
+
+
+def summary_page(title: str, fields: dict) -> Figure:
+    """A text page: a title and ``key: value`` lines (run metadata, fit results)."""
+    fig = Figure(figsize=(8.27, 11.69))
+    FigureCanvasAgg(fig)
+    fig.text(0.08, 0.95, title, fontsize=16, weight="bold", va="top")
+    lines = [f"{key}: {value}" for key, value in fields.items()]
+    fig.text(0.08, 0.9, "\n".join(lines), fontsize=9, va="top", family="monospace", wrap=True)
+    return fig
+
+
+def write_report(path, figures, *, title: str | None = None, fields: dict | None = None) -> Path:
+    """Write figures to a multi-page PDF, optionally after a summary page.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output ``.pdf``.
+    figures : iterable of Figure
+        One page each.
+    title : str, optional
+        Title of a first summary page (with ``fields``).
+    fields : dict, optional
+        ``key: value`` lines for the summary page.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    with PdfPages(path) as pdf:
+        if title is not None:
+            pdf.savefig(summary_page(title, fields or {}))
+        for fig in figures:
+            pdf.savefig(fig)
+        info = pdf.infodict()
+        info["Title"] = title or path.stem
+        info["Creator"] = "jupyterlab_raydata"
+    return path

@@ -1,0 +1,245 @@
+"""X-ray speckle visibility spectroscopy: photon-count statistics per ROI and time bin.
+
+For exposure time ``2^k · dt`` (sums of ``2^k`` consecutive frames) the probability
+``P(K)`` of counting ``K`` photons in a pixel of an ROI is accumulated, streaming.
+Partially coherent speckle gives a negative-binomial distribution
+
+    P(K) = Γ(K + M) / (Γ(K + 1) Γ(M)) · (M / (M + K̄))^M · (K̄ / (M + K̄))^K
+
+with ``M = 1/β`` modes, β the speckle contrast at that exposure; fully incoherent
+light gives Poisson. :func:`fit_contrast` fits both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from .frames import PixelSelection, iter_chunks, valid_frames
+
+__all__ = [
+    "ContrastFit",
+    "PhotonHistograms",
+    "fit_contrast",
+    "moment_contrast",
+    "negative_binomial_pmf",
+    "photon_histograms",
+]
+
+
+@dataclass(frozen=True)
+class PhotonHistograms:
+    """Photon-count histograms.
+
+    Attributes
+    ----------
+    bin_frames : ndarray of int, shape ``(n_bins,)``
+        Frames summed per exposure (1, 2, 4, ...).
+    labels : ndarray of int
+        ROI label values, one per column.
+    counts : ndarray of int64, shape ``(n_bins, n_labels, K_max + 1)``
+        Number of (pixel, exposure) samples with ``K`` photons.
+    """
+
+    bin_frames: np.ndarray
+    labels: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def n_samples(self) -> np.ndarray:
+        """Samples per time bin and ROI."""
+        return self.counts.sum(axis=2)
+
+    @property
+    def probability(self) -> np.ndarray:
+        """``P(K)``: counts normalised per time bin and ROI."""
+        with np.errstate(invalid="ignore"):
+            return self.counts / self.n_samples[..., None]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean count ``K̄`` per time bin and ROI."""
+        k = np.arange(self.counts.shape[2])
+        with np.errstate(invalid="ignore"):
+            return (self.counts * k).sum(axis=2) / self.n_samples
+
+
+def photon_histograms(
+    frames, labels, *, n_bins: int = 6, mask=None, bad_frames=None, chunk_size: int | None = None
+) -> PhotonHistograms:
+    """Histogram photon counts per ROI for exposures of 1, 2, 4, … ``2^(n_bins-1)`` frames.
+
+    Parameters
+    ----------
+    frames : array-like or iterable
+        ``(T, H, W)`` integer counts, streamed.
+    labels : array_like of int, shape ``(H, W)``
+        ROI labels, 0 = not used.
+    n_bins : int
+        Number of exposure doublings.
+    mask : array_like of bool, optional
+        True = good pixel.
+    bad_frames : optional
+        Frames to skip; an exposure containing a bad frame is left out.
+    chunk_size : int, optional
+        Frames read at a time.
+
+    Returns
+    -------
+    PhotonHistograms
+    """
+    selection = PixelSelection.from_labels(labels, mask)
+    column_label = np.repeat(np.arange(selection.n_labels), selection.n_pixels)
+    n_labels = selection.n_labels
+    hist = [np.zeros((n_labels, 1), np.int64) for _ in range(n_bins)]
+    carry = [None] * n_bins  # a summed row waiting for its partner, per level
+    for t0, chunk in iter_chunks(frames, chunk_size):
+        x = selection.gather(chunk).astype(np.int64)
+        valid = valid_frames(bad_frames, t0, t0 + x.shape[0])
+        for level in range(n_bins):
+            if x.shape[0]:
+                hist[level] = _add_counts(hist[level], x[valid], column_label, n_labels)
+            if level + 1 < n_bins:
+                x, valid, carry[level] = _pair_sum(x, valid, carry[level])
+    width = max(h.shape[1] for h in hist)
+    counts = np.zeros((n_bins, n_labels, width), np.int64)
+    for level, h in enumerate(hist):
+        counts[level, :, : h.shape[1]] = h
+    return PhotonHistograms(2 ** np.arange(n_bins), selection.labels, counts)
+
+
+def _add_counts(hist, x, column_label, n_labels):
+    if x.size == 0:
+        return hist
+    if x.min() < 0:
+        raise ValueError("photon counts must be non-negative integers")
+    codes = (x * n_labels + column_label).ravel()
+    n_k = int(x.max()) + 1
+    new = np.bincount(codes, minlength=n_k * n_labels).reshape(n_k, n_labels).T
+    width = max(hist.shape[1], new.shape[1])
+    out = np.zeros((n_labels, width), np.int64)
+    out[:, : hist.shape[1]] += hist
+    out[:, : new.shape[1]] += new
+    return out
+
+
+def _pair_sum(x, valid, carry):
+    """Sums of consecutive rows (bad if either is bad); an odd last row is carried."""
+    if carry is not None:
+        x = np.concatenate([carry[0][None], x])
+        valid = np.concatenate([[carry[1]], valid])
+    n = x.shape[0] // 2 * 2
+    new_carry = (x[n], bool(valid[n])) if x.shape[0] > n else None
+    return x[0:n:2] + x[1:n:2], valid[0:n:2] & valid[1:n:2], new_carry
+
+
+def negative_binomial_pmf(k, mean, m):
+    """Negative-binomial ``P(K)`` with mean ``K̄`` and ``M`` modes (contrast ``1/M``)."""
+    k = np.asarray(k, dtype=np.float64)
+    log_p = (
+        special.gammaln(k + m)
+        - special.gammaln(k + 1)
+        - special.gammaln(m)
+        + m * np.log(m / (m + mean))
+        + k * np.log(mean / (m + mean))
+    )
+    return np.exp(log_p)
+
+
+def moment_contrast(hist: PhotonHistograms) -> np.ndarray:
+    """Contrast from moments, ``β = Var(K)/K̄² - 1/K̄``, per time bin and ROI."""
+    k = np.arange(hist.counts.shape[2])
+    p = hist.probability
+    mean = (p * k).sum(axis=2)
+    var = (p * k**2).sum(axis=2) - mean**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return var / mean**2 - 1 / mean
+
+
+@dataclass(frozen=True)
+class ContrastFit:
+    """Fits of one histogram.
+
+    Attributes
+    ----------
+    mean : float
+        Measured mean count ``K̄`` (held fixed in the fits).
+    beta, beta_err : float
+        Contrast ``1/M`` of the negative-binomial fit and its standard error.
+    chi2_nb, chi2_poisson : float
+        Reduced chi-square of the negative-binomial and Poisson models
+        (Poisson errors on the counts).
+    """
+
+    mean: float
+    beta: float
+    beta_err: float
+    chi2_nb: float
+    chi2_poisson: float
+
+
+def fit_contrast(hist: PhotonHistograms, *, k_max: int | None = None) -> list[list[ContrastFit]]:
+    """Fit negative-binomial and Poisson distributions to every histogram.
+
+    The mean is the measured ``K̄``; the negative binomial has ``M`` free, fitted
+    by weighted least squares to the counts (weights from Poisson errors), from a
+    start at the moment estimate.
+
+    Parameters
+    ----------
+    hist : PhotonHistograms
+    k_max : int, optional
+        Largest ``K`` included.
+
+    Returns
+    -------
+    list (time bins) of list (ROIs) of ContrastFit
+    """
+    counts = hist.counts if k_max is None else hist.counts[..., : k_max + 1]
+    k = np.arange(counts.shape[2])
+    guess = moment_contrast(hist)
+    out = []
+    for b in range(counts.shape[0]):
+        row = []
+        for j in range(counts.shape[1]):
+            row.append(_fit_one(k, counts[b, j], guess[b, j]))
+        out.append(row)
+    return out
+
+
+def _fit_one(k, counts, beta_guess) -> ContrastFit:
+    n = counts.sum()
+    nan = float("nan")
+    if n == 0:
+        return ContrastFit(nan, nan, nan, nan, nan)
+    p = counts / n
+    mean = float((p * k).sum())
+    sigma = np.sqrt(np.maximum(counts, 1)) / n
+    use = counts > 0
+    dof = max(int(use.sum()) - 1, 1)
+    poisson = stats.poisson.pmf(k, mean)
+    chi2_poisson = float((((p - poisson) / sigma)[use] ** 2).sum() / dof)
+    if mean <= 0 or use.sum() < 2:
+        return ContrastFit(mean, nan, nan, nan, chi2_poisson)
+    start = float(np.clip(beta_guess, 1e-3, 10)) if np.isfinite(beta_guess) else 0.1
+
+    def model(kk, log_beta):
+        return negative_binomial_pmf(kk, mean, 1 / np.exp(log_beta))
+
+    try:
+        popt, pcov = optimize.curve_fit(
+            model, k[use], p[use], p0=[np.log(start)], sigma=sigma[use], absolute_sigma=True
+        )
+    except (RuntimeError, ValueError):
+        return ContrastFit(mean, nan, nan, nan, chi2_poisson)
+    beta = float(np.exp(popt[0]))
+    residual = (p - model(k, popt[0])) / sigma
+    return ContrastFit(
+        mean,
+        beta,
+        float(beta * np.sqrt(pcov[0, 0])),
+        float((residual[use] ** 2).sum() / dof),
+        chi2_poisson,
+    )
