@@ -1,8 +1,18 @@
 import React, { useEffect, useState } from 'react';
 
 import { IRunDetail } from '../api';
+import { Choice } from '../components/Choice';
 import { RaydataAPIError, requestBlob } from '../request';
 import { IPreviewOptions, RunBrowserModel } from './model';
+
+const KINDS: Record<IPreviewOptions['kind'], string> = {
+  average: 'Average',
+  frame: 'Frame'
+};
+const SCALES: Record<IPreviewOptions['scale'], string> = {
+  log: 'Log',
+  linear: 'Linear'
+};
 
 /** Pixels on the long side: crisp in a sidebar, small enough to cache. */
 const MAX_SIZE = 512;
@@ -80,24 +90,18 @@ export function PreviewImage(props: {
   return (
     <div className="jp-raydata-Preview">
       <div className="jp-raydata-Preview-controls">
-        <select
-          className="jp-mod-styled"
-          aria-label="Preview kind"
+        <Choice
+          label="Preview kind"
           value={options.kind}
-          onChange={e => set({ kind: e.target.value as 'average' | 'frame' })}
-        >
-          <option value="average">Average</option>
-          <option value="frame">Frame</option>
-        </select>
-        <select
-          className="jp-mod-styled"
-          aria-label="Preview scale"
+          options={KINDS}
+          onChange={kind => set({ kind })}
+        />
+        <Choice
+          label="Preview scale"
           value={options.scale}
-          onChange={e => set({ scale: e.target.value as 'log' | 'linear' })}
-        >
-          <option value="log">Log</option>
-          <option value="linear">Linear</option>
-        </select>
+          options={SCALES}
+          onChange={scale => set({ scale })}
+        />
         {options.kind === 'frame' && (
           <input
             type="number"

@@ -1,7 +1,28 @@
 import React, { useEffect, useState } from 'react';
 
+import { Choice } from '../components/Choice';
 import { RunBrowserModel } from './model';
-import { ITimeRange, PRESET_LABELS, TimePreset } from './timeRange';
+import { ITimeRange, PRESET_LABELS } from './timeRange';
+
+/** A `datetime-local` box read in the browser's time zone. */
+function DateTimeField(props: {
+  label: string;
+  description: string;
+  value: string;
+  onChange: (value: string) => void;
+}): JSX.Element {
+  return (
+    <label className="jp-raydata-Field">
+      <span>{props.label}</span>
+      <input
+        type="datetime-local"
+        aria-label={props.description}
+        value={props.value}
+        onChange={e => props.onChange(e.target.value)}
+      />
+    </label>
+  );
+}
 
 /**
  * Catalog picker, time range (presets or custom bounds) and the search box with its syntax help.
@@ -38,39 +59,27 @@ export function SearchBar(props: { model: RunBrowserModel }): JSX.Element {
       </label>
       <label className="jp-raydata-Field">
         <span>Time</span>
-        <select
-          className="jp-mod-styled"
-          aria-label="Time range"
+        <Choice
+          label="Time range"
           value={model.range.preset}
-          onChange={e => setRange({ preset: e.target.value as TimePreset })}
-        >
-          {Object.entries(PRESET_LABELS).map(([value, label]) => (
-            <option key={value} value={value}>
-              {label}
-            </option>
-          ))}
-        </select>
+          options={PRESET_LABELS}
+          onChange={preset => setRange({ preset })}
+        />
       </label>
       {model.range.preset === 'custom' && (
         <div className="jp-raydata-SearchBar-custom">
-          <label className="jp-raydata-Field">
-            <span>From</span>
-            <input
-              type="datetime-local"
-              aria-label="Start of time range"
-              value={model.range.since}
-              onChange={e => setRange({ since: e.target.value })}
-            />
-          </label>
-          <label className="jp-raydata-Field">
-            <span>To</span>
-            <input
-              type="datetime-local"
-              aria-label="End of time range"
-              value={model.range.until}
-              onChange={e => setRange({ until: e.target.value })}
-            />
-          </label>
+          <DateTimeField
+            label="From"
+            description="Start of time range"
+            value={model.range.since}
+            onChange={since => setRange({ since })}
+          />
+          <DateTimeField
+            label="To"
+            description="End of time range"
+            value={model.range.until}
+            onChange={until => setRange({ until })}
+          />
         </div>
       )}
       <form
