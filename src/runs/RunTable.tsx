@@ -114,6 +114,16 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
     [model]
   );
 
+  // Bring a column the user just added into view: new columns land at the right edge.
+  const shownColumns = useRef(model.columns);
+  useEffect(() => {
+    const added = model.columns.filter(c => !shownColumns.current.includes(c));
+    shownColumns.current = model.columns;
+    if (added.length) {
+      api.current?.ensureColumnVisible(added[added.length - 1]);
+    }
+  }, [model.columns]);
+
   useEffect(() => {
     const restart = () => {
       api.current?.purgeInfiniteCache();
@@ -152,6 +162,7 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
           theme={THEME}
           columnDefs={columnDefs}
           defaultColDef={{ sortable: true, resizable: true }}
+          suppressColumnVirtualisation={true}
           rowHeight={26}
           headerHeight={28}
           rowModelType="infinite"
