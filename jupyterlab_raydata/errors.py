@@ -42,12 +42,6 @@ class Conflict(RaydataError):
     status = 409
 
 
-class PayloadTooLarge(RaydataError):
-    """An upload exceeds the configured size limit (HTTP 413)."""
-
-    status = 413
-
-
 class Unavailable(RaydataError):
     """A backend (catalog server, cluster) cannot be reached right now (HTTP 503)."""
 
