@@ -158,20 +158,32 @@ def _simulate(md: dict, rng: np.random.Generator):
     return series, keys
 
 
-def _write_xpcs(writer, bundle, md: dict, series, data_dir: Path) -> None:
+def write_frames_resource(writer, bundle, frames: np.ndarray, data_dir: Path, **dataset_options):
+    """Store a frame series as ``<run uid>.h5`` in ``data_dir`` the way Area Detector does, and emit
+    the ``AD_HDF5`` resource document that points at it; returns the resource bundle (for datums).
+
+    ``dataset_options`` go to ``h5py.Group.create_dataset`` (chunks, compression).
+    """
     import h5py
 
-    t0 = md["time"]
     filename = f"{bundle.start_doc['uid']}.h5"
     with h5py.File(data_dir / filename, "w") as f:
-        f.create_dataset("entry/data/data", data=series.frames, chunks=(1, *FRAME_SHAPE), compression="lzf")
+        f.create_dataset("entry/data/data", data=frames, **dataset_options)
     resource = bundle.compose_resource(
         spec="AD_HDF5",
         root=str(data_dir),
         resource_path=filename,
-        resource_kwargs={"frame_per_point": series.frames.shape[0]},
+        resource_kwargs={"frame_per_point": frames.shape[0]},
     )
     writer("resource", resource.resource_doc)
+    return resource
+
+
+def _write_xpcs(writer, bundle, md: dict, series, data_dir: Path) -> None:
+    t0 = md["time"]
+    resource = write_frames_resource(
+        writer, bundle, series.frames, data_dir, chunks=(1, *FRAME_SHAPE), compression="lzf"
+    )
     descriptor = bundle.compose_descriptor(
         name="primary",
         data_keys={

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import NotFound, RaydataError, Unavailable
 from . import sync as syncing
-from .index import RunIndex, index_path
+from .index import RunDocs, RunIndex, index_path
 from .models import (
     CatalogInfo,
     ColumnInfo,
@@ -246,23 +246,24 @@ class Catalog:
             raise NotFound("Unknown run", f"No run with uid '{uid}' in catalog '{self.name}'.")
         return index, found
 
-    def streams(self, uid: str) -> list[dict]:
+    def _docs_and_streams(self, uid: str) -> tuple[RunDocs, list[StreamInfo]]:
+        """A run's documents and stream summary; the summary of a finished run is kept in the index."""
         index, (docs, streams) = self._docs(uid)
         if streams is None:
             streams = self.source().streams(uid, docs.stop)
             if docs.stop:
                 index.set_streams(uid, streams)
-        return streams
-
-    def run(self, uid: str) -> RunDetail:
-        """Panels, full documents and the stream summary of one run."""
-        _, (docs, _) = self._docs(uid)
-        streams = [
+        infos = [
             StreamInfo(
                 name=s["name"], events=s["events"], data_keys=[DataKeyInfo(**k) for k in s["data_keys"]]
             )
-            for s in self.streams(uid)
+            for s in streams
         ]
+        return docs, infos
+
+    def run(self, uid: str) -> RunDetail:
+        """Panels, full documents and the stream summary of one run."""
+        docs, streams = self._docs_and_streams(uid)
         return RunDetail(
             uid=uid,
             panels=build_panels(docs.start),
@@ -289,7 +290,7 @@ class Catalog:
         NotFound
             For an unknown run, a run without detector images, or a frame index out of range.
         """
-        streams = self.run(uid).streams
+        _, streams = self._docs_and_streams(uid)
         images = _image_keys(streams)
         if not images:
             raise NotFound("No image", f"Run '{uid}' has no detector images to preview.")

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from event_model import compose_run
 
+from jupyterlab_raydata.catalog.demo import write_frames_resource
+
 
 def write_run(writer, *, time_: float | None = None, stop: bool = True, **metadata):
     """Write a metadata-only run (one scalar event); return its ``compose_run`` bundle."""
@@ -23,20 +25,9 @@ def write_run(writer, *, time_: float | None = None, stop: bool = True, **metada
 
 def write_image_run(writer, data_dir: Path, frames, *, time_: float, key: str = "eiger1m_single_image", **md):
     """Write a run whose one event holds a frame series in an HDF5 file registered as AD_HDF5."""
-    import h5py
-
     bundle = compose_run(metadata={"detectors": [key.removesuffix("_image")], **md}, time=time_)
     writer("start", bundle.start_doc)
-    filename = f"{bundle.start_doc['uid']}.h5"
-    with h5py.File(data_dir / filename, "w") as f:
-        f.create_dataset("entry/data/data", data=frames)
-    resource = bundle.compose_resource(
-        spec="AD_HDF5",
-        root=str(data_dir),
-        resource_path=filename,
-        resource_kwargs={"frame_per_point": len(frames)},
-    )
-    writer("resource", resource.resource_doc)
+    resource = write_frames_resource(writer, bundle, frames, data_dir)
     desc = bundle.compose_descriptor(
         name="primary",
         data_keys={
