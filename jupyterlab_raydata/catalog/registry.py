@@ -28,7 +28,7 @@ from .models import (
     StreamInfo,
 )
 from .panels import build_panels
-from .params import SORT_HELP, TIME_HELP, SortKey
+from .params import SORT_HELP, TIME_HELP
 from .preview import PreviewCache, PreviewParams, render_png, select_image
 from .query import QUERY_EXAMPLES, QUERY_HELP, Term
 from .sources import RunSource, open_client
@@ -204,22 +204,11 @@ class Catalog:
             name=self.name, kind=self.kind, reachable=reachable, reason=reason, indexed_runs=indexed
         )
 
-    def runs(
-        self,
-        terms: list[Term],
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        sort: list[SortKey] | None = None,
-        offset: int = 0,
-        limit: int = 50,
-        columns: list[str] | None = None,
-    ) -> RunPage:
-        """One page of the run table (see :meth:`RunIndex.search`)."""
+    def runs(self, terms: list[Term], *, offset: int = 0, **search: Any) -> RunPage:
+        """One page of the run table; ``search`` takes the other options of :meth:`RunIndex.search`
+        (``since``, ``until``, ``sort``, ``limit``, ``columns``)."""
         index = self._refresh()
-        result = index.search(
-            terms, since=since, until=until, sort=sort, offset=offset, limit=limit, columns=columns
-        )
+        result = index.search(terms, offset=offset, **search)
         return RunPage(
             runs=[RunRow(**row) for row in result.rows],
             total=result.total,
