@@ -72,6 +72,7 @@ class FrameSeries:
         shape = tuple(array.shape)
         self.leading = shape[:-2]
         self.frame_shape = shape[-2:]
+        self.dtype = np.dtype(array.dtype)
         self.count = int(np.prod(self.leading)) if self.leading else 1
 
     def frame(self, index: int) -> np.ndarray:
@@ -81,6 +82,24 @@ class FrameSeries:
         where = np.unravel_index(index, self.leading) if self.leading else ()
         with self._lock:
             return np.asarray(self._array[tuple(int(i) for i in where)])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start..stop-1`` as ``(n, rows, cols)``, one request per event they span."""
+        start, stop = max(0, start), min(stop, self.count)
+        if stop <= start:
+            return np.empty((0, *self.frame_shape), dtype=self.dtype)
+        if len(self.leading) != 2:
+            return np.stack([self.frame(i) for i in range(start, stop)])
+        per_event = self.leading[1]
+        blocks = []
+        t = start
+        with self._lock:
+            while t < stop:
+                event, offset = divmod(t, per_event)
+                n = min(stop - t, per_event - offset)
+                blocks.append(np.asarray(self._array[event, offset : offset + n]))
+                t += n
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def sample(self, max_frames: int) -> np.ndarray:
         """Up to ``max_frames`` frames evenly spread over the series, as ``(n, rows, cols)``.

@@ -1,0 +1,240 @@
+"""What a notebook kernel knows of the Raydata server: its catalogs, their runs and the saved masks.
+
+An analysis template (or any notebook) opens a run with ``context.load_run(catalog, uid)`` and a saved
+mask with ``context.load_mask(name)``, the same catalogs and mask library the server uses. The
+server's settings reach a kernel in the environment variable :data:`SETTINGS_ENV` (JSON of
+:class:`KernelSettings`): the job runner sets it for every job, and the server extension sets it in its
+own environment so that kernels started from JupyterLab inherit it. Without it (a kernel outside any
+Raydata server), the Jupyter server configuration files are read instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ValidationError
+
+from .catalog.registry import Catalog, CatalogRegistry
+from .catalog.sources import FrameSeries
+
+#: The environment variable holding the server's settings as JSON.
+SETTINGS_ENV = "RAYDATA_SETTINGS"
+DEFAULT_MASKS_DIR = "raydata-masks"
+
+
+class KernelSettings(BaseModel):
+    """The part of the server's ``Raydata`` settings a kernel needs, with absolute paths."""
+
+    catalogs: dict[str, Any] = {}
+    data_dir: str
+    masks_dir: str
+
+    def to_env(self) -> str:
+        return self.model_dump_json()
+
+
+def settings() -> KernelSettings:
+    """The settings of the Raydata server this kernel belongs to.
+
+    Raises
+    ------
+    ValueError
+        When :data:`SETTINGS_ENV` holds something that is not valid settings JSON.
+    """
+    raw = os.environ.get(SETTINGS_ENV)
+    if raw:
+        try:
+            return KernelSettings.model_validate_json(raw)
+        except ValidationError as exc:
+            raise ValueError(f"{SETTINGS_ENV} does not hold valid Raydata settings: {exc}") from None
+    return _settings_from_config_files()
+
+
+def _settings_from_config_files() -> KernelSettings:
+    from jupyter_server.serverapp import ServerApp
+
+    from .app import Raydata
+
+    app = ServerApp()
+    app.load_config_file()
+    raydata = Raydata(config=app.config)
+    root = Path(app.root_dir).expanduser()
+    return KernelSettings(
+        catalogs=raydata.catalogs,
+        data_dir=str(Path(raydata.data_dir).expanduser().resolve()),
+        masks_dir=str((root / getattr(raydata, "masks_dir", DEFAULT_MASKS_DIR)).resolve()),
+    )
+
+
+@functools.cache
+def _registry(settings_json: str) -> CatalogRegistry:
+    config = KernelSettings.model_validate_json(settings_json)
+    return CatalogRegistry(config.catalogs, config.data_dir)
+
+
+def load_registry() -> CatalogRegistry:
+    """The configured catalogs (one registry per distinct settings, shared by every caller)."""
+    return _registry(settings().to_env())
+
+
+def open_catalog(name: str) -> Catalog:
+    """The catalog called ``name`` in the server's configuration (``"demo"`` when none is configured)."""
+    return load_registry().get(name)
+
+
+class FrameArray:
+    """A run's detector frames as a lazy ``(T, H, W)`` array: slicing reads only those frames.
+
+    It works wherever :mod:`jupyterlab_raydata.analysis` takes frames; ``np.asarray`` reads all.
+    """
+
+    ndim = 3
+
+    def __init__(self, series: FrameSeries):
+        self._series = series
+        self.shape = (series.count, *series.frame_shape)
+        self.dtype = np.dtype(series.dtype)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        first, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
+        if isinstance(first, slice):
+            start, stop, step = first.indices(len(self))
+            if step == 1:
+                block = self._series.read(start, stop)
+            else:
+                block = np.stack([self._series.frame(i) for i in range(start, stop, step)])
+            return block[(slice(None), *rest)] if rest else block
+        i = int(first)
+        frame = self._series.frame(i + len(self) if i < 0 else i)
+        return frame[rest] if rest else frame
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        frames = self[:]
+        return frames if dtype is None else frames.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"FrameArray(shape={self.shape}, dtype={self.dtype})"
+
+
+@dataclass
+class RunData:
+    """One run of a catalog, as an analysis notebook uses it.
+
+    Attributes
+    ----------
+    catalog : str
+        The catalog's name.
+    uid : str
+        The run's full uid.
+    start, stop : dict
+        Its start document, and its stop document (``None`` while it runs).
+    image_key : str
+        The detector image data key read into :attr:`frames`.
+    frames : FrameArray
+        The detector frames, ``(T, H, W)``, read lazily.
+    """
+
+    catalog: str
+    uid: str
+    start: dict
+    stop: dict | None
+    image_key: str
+    frames: FrameArray
+
+    @property
+    def scan_id(self) -> int | None:
+        return self.start.get("scan_id")
+
+    @property
+    def n_frames(self) -> int:
+        return self.frames.shape[0]
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        return self.frames.shape[1:]
+
+    @property
+    def acquire_period(self) -> float | None:
+        """Seconds between frames (CHX's ``"acquire period"``, else the exposure time)."""
+        value = self.start.get("acquire period", self.start.get("exposure time"))
+        return None if value is None else float(value)
+
+    @property
+    def exposure_time(self) -> float | None:
+        value = self.start.get("exposure time")
+        return None if value is None else float(value)
+
+    @property
+    def truth(self) -> dict | None:
+        """The simulation's ground truth for synthetic (demo) runs, else ``None``."""
+        return self.start.get("synthetic_truth")
+
+    @property
+    def detector(self) -> str:
+        return self.image_key.removesuffix("_image")
+
+    def geometry(self, **overrides):
+        """The scattering geometry from the start document; keyword arguments override its values."""
+        from .analysis.geometry import geometry_from_start_doc
+
+        return geometry_from_start_doc(self.start, detector=self.detector, **overrides)
+
+
+def load_run(catalog: str, uid: str, *, image_key: str | None = None) -> RunData:
+    """Open one run of a configured catalog for analysis.
+
+    Parameters
+    ----------
+    catalog : str
+        A catalog name from the server's configuration.
+    uid : str
+        The run's uid.
+    image_key : str, optional
+        Which detector image to read; by default the run's first (primary stream, ``*_image`` first).
+
+    Raises
+    ------
+    NotFound
+        For an unknown catalog or run, or a run without detector images.
+    """
+    from .errors import NotFound
+
+    cat = open_catalog(catalog)
+    detail = cat.run(uid)
+    keys = detail.image_keys
+    if not keys:
+        raise NotFound("No image", f"Run '{uid}' of catalog '{catalog}' has no detector images.")
+    key = image_key or keys[0]
+    if key not in keys:
+        raise NotFound("No such image", f"Run '{uid}' has no image key '{key}'; it has {', '.join(keys)}.")
+    stream = next(s.name for s in detail.streams if any(k.key == key for k in s.data_keys))
+    series = cat.source().frames(detail.start["uid"], stream, key)
+    return RunData(catalog, detail.start["uid"], detail.start, detail.stop, key, FrameArray(series))
+
+
+def load_mask(name: str, *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """A saved mask from the mask library, as a bool array (True = pixel used).
+
+    Parameters
+    ----------
+    name : str
+        The saved mask's name.
+    shape : (int, int), optional
+        The detector shape it must have (a mismatch raises ``ValueError`` naming both shapes).
+    """
+    from .analysis.masks import check_shape
+    from .masks.library import MaskLibrary
+
+    mask = MaskLibrary(Path(settings().masks_dir)).load(name)
+    if shape is not None:
+        check_shape(mask, shape, what=f"mask '{name}'", reference="the run's detector")
+    return mask
+

@@ -1,0 +1,128 @@
+"""Running one prepared job: its notebook executes in a child process group, which cancel kills.
+
+:func:`run_job` is what a dask worker executes (and what the command line calls directly): it starts
+``python -m jupyterlab_raydata.jobs.execute FOLDER`` in a session of its own with the job's
+environment, watches for a cancel request while it runs, and settles the job's final status.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..context import SETTINGS_ENV
+from .folder import JobFolder, JobStatus
+from .processes import kill_tree
+
+#: How often the runner looks for a cancel request.
+POLL_S = 0.2
+
+_THREAD_VARIABLES = ("RAYDATA_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_threads() -> int | None:
+    """The thread count of the dask worker running this task, or ``None`` outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):
+        return None
+
+
+def default_threads() -> int:
+    """Outside dask: the cores this process may use."""
+    return len(os.sched_getaffinity(0))
+
+
+def job_environment(folder: JobFolder, threads: int) -> dict[str, str]:
+    """The child's environment: the server's settings for the kernel, and the job's thread budget."""
+    spec = folder.spec()
+    env = dict(os.environ)
+    # A backend forced by the worker's environment (e.g. Agg) would keep figures out of the notebook.
+    env.pop("MPLBACKEND", None)
+    env[SETTINGS_ENV] = spec.settings.to_env()
+    env["RAYDATA_JOB_ID"] = spec.job_id
+    env["PYTHONUNBUFFERED"] = "1"
+    for name in (*_THREAD_VARIABLES, "NUMBA_NUM_THREADS"):
+        env[name] = str(threads)
+    return env
+
+
+def _header(folder: JobFolder, threads: int) -> str:
+    spec = folder.spec()
+    lines = [
+        f"Job {spec.job_id}: template {spec.template} on run {spec.uid} (scan {spec.scan_id}) "
+        f"of catalog {spec.catalog}",
+        f"Host {platform.node()}, runner pid {os.getpid()}, python {sys.executable}",
+        f"SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID', '')} PBS_JOBID={os.environ.get('PBS_JOBID', '')}",
+        f"Thread budget {threads}",
+    ]
+    return "".join(f"# {line}\n" for line in lines)
+
+
+def _settle(folder: JobFolder, state: str, failure: str | None = None) -> JobStatus:
+    """Record a final state the child could not record itself (cancelled, or it died)."""
+    status = folder.status() or JobStatus(job_id=folder.spec().job_id)
+    status.state = state
+    status.failure = failure
+    status.finished = time.time()
+    status.cell, status.heading = None, ""
+    folder.write_status(status)
+    return status
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        return f"The job's process was killed by signal {-code}; the partial notebook is kept."
+    return f"The job's process ended with exit code {code} without recording a result."
+
+
+def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
+    """Execute the job prepared in ``folder_path`` and return its final :class:`JobStatus` as a dict.
+
+    Parameters
+    ----------
+    folder_path : path
+        A folder made by :meth:`JobFolder.create`.
+    threads : int, optional
+        The job's thread budget; by default the dask worker's thread count, or this process's cores.
+    """
+    folder = JobFolder(folder_path)
+    if folder.cancel_requested:
+        return _settle(folder, "cancelled").model_dump()
+    threads = threads or worker_threads() or default_threads()
+    env = job_environment(folder, threads)
+    with open(folder.log, "a", encoding="utf-8") as log:
+        log.write(_header(folder, threads))
+        log.flush()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", str(folder.path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=folder.path,
+            env=env,
+            start_new_session=True,
+        )
+        cancelled = False
+        while True:
+            try:
+                code = child.wait(timeout=POLL_S)
+                break
+            except subprocess.TimeoutExpired:
+                if folder.cancel_requested:
+                    kill_tree(child.pid)
+                    code = child.wait()
+                    cancelled = True
+                    break
+    if cancelled:
+        return _settle(folder, "cancelled").model_dump()
+    status = folder.status()
+    if status is None or not status.final:
+        return _settle(folder, "failed", _exit_reason(code)).model_dump()
+    return status.model_dump()
