@@ -1,15 +1,14 @@
 """The server extension: the one ``Raydata`` configuration section, and the wiring of its parts."""
 
+import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Dict, Enum, List, Unicode, default
+from traitlets import Dict, List, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
 from . import __version__
 from .handlers import setup_handlers
-
-EXECUTORS = ("local", "slurm", "pbs")
 
 
 class Raydata(Configurable):
@@ -36,11 +35,30 @@ class Raydata(Configurable):
         help="Extra folders searched for analysis notebook templates, before the shipped ones.",
     ).tag(config=True)
 
-    executor = Enum(
-        EXECUTORS,
-        default_value="local",
-        help="Where analysis jobs run: 'local' (a dask LocalCluster) or a batch queue through dask-jobqueue.",
+    masks_dir = Unicode(
+        "raydata-masks",
+        help="Folder, relative to the server's root directory, of the saved-mask library.",
     ).tag(config=True)
+
+    cluster = Dict(
+        help=(
+            "Where analysis jobs run, in dask-labextension's factory shape: {'module', 'class', 'args', "
+            "'kwargs', 'adapt'} of a cluster class (default a dask LocalCluster of 2 one-thread workers; "
+            "e.g. {'module': 'dask_jobqueue', 'class': 'SLURMCluster', 'adapt': {'maximum': 4}}, whose "
+            "queue settings come from dask's jobqueue.yaml), or {'address': 'tcp://…'} of a running "
+            "scheduler."
+        ),
+    ).tag(config=True)
+
+    @validate("cluster")
+    def _check_cluster(self, proposal):
+        from .jobs.executors import ClusterConfig
+
+        try:
+            ClusterConfig.parse(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(str(exc)) from None
+        return proposal["value"]
 
     @default("data_dir")
     def _default_data_dir(self):
@@ -66,10 +84,42 @@ class Raydata(Configurable):
     def catalog_names(self) -> list[str]:
         return self.registry.names
 
+    @property
+    def executor(self) -> str:
+        """Where jobs run, in words (e.g. ``LocalCluster``)."""
+        from .jobs.executors import ClusterConfig
+
+        return ClusterConfig.parse(self.cluster).describe()
+
+    def kernel_settings(self, root_dir: str | Path):
+        """What a notebook kernel needs of these settings, with paths made absolute."""
+        from .context import KernelSettings
+
+        root = Path(root_dir).expanduser()
+        return KernelSettings(
+            catalogs=self.catalogs,
+            data_dir=str(Path(self.data_dir).expanduser().resolve()),
+            masks_dir=str((root / self.masks_dir).resolve()),
+        )
+
+
+def from_config_files() -> tuple[Raydata, str]:
+    """The ``Raydata`` settings and the server's root directory as the Jupyter server's configuration
+    files give them: for the command line and kernels, which run without a server."""
+    from jupyter_server.serverapp import ServerApp
+
+    app = ServerApp()
+    app.load_config_file()
+    return Raydata(config=app.config), app.root_dir
+
 
 def load(serverapp) -> Raydata:
     """Read the configuration and register the HTTP routes on the running server."""
+    from .context import SETTINGS_ENV
+
     raydata = Raydata(parent=serverapp)
+    # Kernels started from JupyterLab inherit this, so notebooks see the server's catalogs and masks.
+    os.environ[SETTINGS_ENV] = raydata.kernel_settings(serverapp.root_dir).to_env()
     setup_handlers(serverapp.web_app, raydata)
     serverapp.log.info(
         "jupyterlab_raydata %s: routes under /raydata/api/, executor %s", __version__, raydata.executor

@@ -24,7 +24,6 @@ from .catalog.sources import FrameSeries
 
 #: The environment variable holding the server's settings as JSON.
 SETTINGS_ENV = "RAYDATA_SETTINGS"
-DEFAULT_MASKS_DIR = "raydata-masks"
 
 
 class KernelSettings(BaseModel):
@@ -56,19 +55,10 @@ def settings() -> KernelSettings:
 
 
 def _settings_from_config_files() -> KernelSettings:
-    from jupyter_server.serverapp import ServerApp
+    from .app import from_config_files
 
-    from .app import Raydata
-
-    app = ServerApp()
-    app.load_config_file()
-    raydata = Raydata(config=app.config)
-    root = Path(app.root_dir).expanduser()
-    return KernelSettings(
-        catalogs=raydata.catalogs,
-        data_dir=str(Path(raydata.data_dir).expanduser().resolve()),
-        masks_dir=str((root / getattr(raydata, "masks_dir", DEFAULT_MASKS_DIR)).resolve()),
-    )
+    raydata, root_dir = from_config_files()
+    return raydata.kernel_settings(root_dir)
 
 
 @functools.cache
@@ -237,4 +227,3 @@ def load_mask(name: str, *, shape: tuple[int, int] | None = None) -> np.ndarray:
     if shape is not None:
         check_shape(mask, shape, what=f"mask '{name}'", reference="the run's detector")
     return mask
-

@@ -92,8 +92,8 @@ def check_submission(
             if run.frame_shape and tuple(array.shape) != run.frame_shape:
                 raise BadRequest(
                     "Mask does not fit",
-                    f"Mask '{mask}' is {array.shape[0]}×{array.shape[1]} but run {run.scan_id} "
-                    f"({run.uid[:8]}) has {run.frame_shape[0]}×{run.frame_shape[1]} detector frames.",
+                    f"Mask '{mask}' is {array.shape[0]}x{array.shape[1]} but run {run.scan_id} "
+                    f"({run.uid[:8]}) has {run.frame_shape[0]}x{run.frame_shape[1]} detector frames.",
                 )
     return Submission(info, values, catalog, tuple(runs), mask or None)
 

@@ -6,7 +6,7 @@ import pytest
 from conftest import DEMO_RUNS
 
 from jupyterlab_raydata.analysis.synthetic import SyntheticSeries
-from jupyterlab_raydata.catalog.cli import main
+from jupyterlab_raydata.cli import main
 from jupyterlab_raydata.catalog.demo import IMAGE_KEY, READY
 from jupyterlab_raydata.catalog.registry import CatalogRegistry
 

@@ -13,7 +13,7 @@ async def test_health_reports_version_catalogs_and_executor(jp_fetch):
     assert body == {
         "version": jupyterlab_raydata.__version__,
         "catalogs": ["demo"],
-        "executor": "local",
+        "executor": "LocalCluster",
     }
 
 
@@ -22,11 +22,11 @@ class TestConfigured:
     def raydata_config(self, tmp_path):
         return {
             "data_dir": str(tmp_path / "raydata-data"),
-            "executor": "slurm",
+            "cluster": {"module": "dask_jobqueue", "class": "SLURMCluster", "adapt": {"maximum": 3}},
             "catalogs": {"chx": {"kind": "sqlite", "path": str(tmp_path / "chx.db")}},
         }
 
     async def test_health_reflects_configuration(self, jp_fetch):
         body = json.loads((await jp_fetch("raydata", "api", "health")).body)
-        assert body["executor"] == "slurm"
+        assert body["executor"] == "SLURMCluster (adaptive 0 to 3 jobs)"
         assert body["catalogs"] == ["chx"]

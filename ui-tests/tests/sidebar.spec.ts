@@ -18,7 +18,7 @@ test.describe('Raydata sidebar', () => {
 
     const server = sidebar.locator('section[data-section="server"]');
     await server.locator('button.jp-raydata-Section-header').click();
-    await expect(server.locator('[data-field="executor"]')).toHaveText('local');
+    await expect(server.locator('[data-field="executor"]')).toHaveText('LocalCluster');
     await expect(server.locator('[data-field="catalogs"]')).toHaveText(
       'beamline, demo'
     );
