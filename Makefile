@@ -12,7 +12,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Playwright may not download browsers here: the UI tests use Debian's Chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
-APT_PACKAGES := chromium
+# chromium for the UI tests; slurm-wlm and munge for a real one-node Slurm (scripts/slurm.sh).
+APT_PACKAGES := chromium slurm-wlm munge
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 LAB_PORT ?= 8888
