@@ -86,8 +86,10 @@ class DaskExecutor:
         return self.config.describe()
 
     def _make_cluster(self):
-        module = importlib.import_module(self.config.module)
-        cls = getattr(module, self.config.class_name)
+        try:
+            cls = getattr(importlib.import_module(self.config.module), self.config.class_name)
+        except (ImportError, AttributeError):
+            raise ValueError(f"there is no class {self.config.class_name} in {self.config.module}") from None
         kwargs = {**LOCAL_DEFAULTS, **self.config.kwargs} if self.config.is_local else self.config.kwargs
         cluster = cls(*self.config.args, **kwargs)
         if self.config.adapt:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import nbformat
 import psutil
@@ -132,6 +133,11 @@ STARTS_A_DAEMON = (
     "daemon = subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
     "pathlib.Path({path!r}).write_text(f'{{os.getpid()}} {{daemon.pid}}')"
 )
+
+
+def waiting(pids: Path) -> list[str]:
+    """Cells that start a daemon in a session of its own, record the kernel's and its pid, then wait."""
+    return ["# Start", STARTS_A_DAEMON.format(path=str(pids)), "# Wait", SLEEP]
 
 
 def test_cancel_stops_the_job_its_kernel_and_what_the_kernel_started(tmp_path):

@@ -1,0 +1,145 @@
+"""Jobs as dask tasks: the configuration, a real LocalCluster, and a real one-node Slurm."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import dask
+import pytest
+import yaml
+from distributed import KilledWorker
+from notebooks import prepare
+from test_runner import gone, wait_for, waiting
+
+from jupyterlab_raydata.errors import Unavailable
+from jupyterlab_raydata.jobs.executors import ClusterConfig, DaskExecutor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_default_is_a_local_cluster():
+    config = ClusterConfig.parse({})
+    assert config.is_local
+    assert config.describe() == "LocalCluster"
+
+
+def test_a_batch_queue_and_a_scheduler_address_describe_themselves():
+    slurm = ClusterConfig.parse({"module": "dask_jobqueue", "class": "SLURMCluster", "adapt": {"maximum": 4}})
+    assert not slurm.is_local
+    assert slurm.describe() == "SLURMCluster (adaptive 0 to 4 jobs)"
+    assert (
+        ClusterConfig.parse({"address": "tcp://10.0.0.1:8786"}).describe()
+        == "dask scheduler at tcp://10.0.0.1:8786"
+    )
+
+
+def test_a_bad_cluster_configuration_says_what_is_wrong():
+    with pytest.raises(ValueError) as caught:
+        ClusterConfig.parse({"class": "LocalCluster", "workers": 3})
+    assert str(caught.value) == (
+        "c.Raydata.cluster is not a valid cluster configuration: workers: Extra inputs are not permitted"
+    )
+
+
+def test_a_cluster_that_cannot_start_is_unavailable_with_the_reason():
+    executor = DaskExecutor({"module": "dask.distributed", "class": "NoSuchCluster"})
+    with pytest.raises(Unavailable) as caught:
+        executor.client()
+    assert caught.value.error == "The analysis cluster cannot be started"
+    assert caught.value.detail == "NoSuchCluster: there is no class NoSuchCluster in dask.distributed"
+
+
+@pytest.fixture(scope="module")
+def local():
+    executor = DaskExecutor({"kwargs": {"n_workers": 1, "threads_per_worker": 1}})
+    yield executor
+    executor.close()
+
+
+def test_a_job_is_one_task_on_a_local_worker_with_its_thread_budget(local, tmp_path):
+    folder = prepare(tmp_path, ["import os\nprint(os.environ['RAYDATA_THREADS'])"], job_id="7")
+    future = local.submit(folder)
+    assert future.key == "raydata-job-7"
+    status = future.result(timeout=120)
+    assert status["state"] == "completed"
+    assert status["threads"] == 1
+
+
+def test_cancel_through_the_executor_stops_a_running_job(local, tmp_path):
+    pids = tmp_path / "pids"
+    folder = prepare(tmp_path, waiting(pids), job_id="8")
+    future = local.submit(folder)
+    wait_for(lambda: (s := folder.status()) and s.heading == "Wait", what="the waiting cell")
+    kernel, daemon = map(int, pids.read_text().split())
+    local.cancel(folder)
+    assert future.result(timeout=60)["state"] == "cancelled"
+    assert gone(kernel) and gone(daemon)
+
+
+def test_a_killed_worker_fails_the_task_once_and_leaves_no_kernel(tmp_path):
+    executor = DaskExecutor({"kwargs": {"n_workers": 1, "threads_per_worker": 1}})
+    try:
+        pids = tmp_path / "pids"
+        folder = prepare(tmp_path, waiting(pids), job_id="9")
+        future = executor.submit(folder)
+        wait_for(lambda: (s := folder.status()) and s.heading == "Wait", what="the waiting cell")
+        kernel, daemon = map(int, pids.read_text().split())
+        child = folder.status().pid
+        worker_pid = next(iter(executor.client().run(os.getpid).values()))
+        os.kill(worker_pid, 9)
+        with pytest.raises(KilledWorker):
+            future.result(timeout=120)
+        wait_for(
+            lambda: all(gone(p) for p in (child, kernel, daemon)), timeout=30, what="the job's processes"
+        )
+    finally:
+        executor.close()
+
+
+# -- a real one-node Slurm -------------------------------------------------------------------------
+
+JOBQUEUE_YAML = """
+jobqueue:
+  slurm:
+    queue: debug
+    cores: 1
+    processes: 1
+    memory: 2GB
+    walltime: "00:30:00"
+    log-directory: {logs}
+"""
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    started = subprocess.run([str(ROOT / "scripts" / "slurm.sh"), "start"], capture_output=True, text=True)
+    assert started.returncode == 0, started.stderr
+    logs = tmp_path_factory.mktemp("slurm-logs")
+    # The settings a facility keeps in ~/.config/dask/jobqueue.yaml.
+    with dask.config.set(yaml.safe_load(JOBQUEUE_YAML.format(logs=logs))):
+        executor = DaskExecutor({"module": "dask_jobqueue", "class": "SLURMCluster", "adapt": {"maximum": 1}})
+        yield executor
+        executor.close()
+
+
+def test_a_job_runs_inside_a_slurm_allocation(slurm, tmp_path):
+    folder = prepare(tmp_path, ["import os\nprint(os.environ['SLURM_JOB_ID'])"], job_id="s1")
+    status = slurm.submit(folder).result(timeout=180)
+    assert status["state"] == "completed"
+    assert status["slurm_job_id"].isdigit()
+    assert f"SLURM_JOB_ID={status['slurm_job_id']} " in folder.log.read_text()
+
+
+def test_cancel_works_inside_slurm(slurm, tmp_path):
+    pids = tmp_path / "pids"
+    folder = prepare(tmp_path, waiting(pids), job_id="s2")
+    future = slurm.submit(folder)
+    wait_for(lambda: (s := folder.status()) and s.heading == "Wait", timeout=120, what="the waiting cell")
+    kernel, daemon = map(int, pids.read_text().split())
+    slurm.cancel(folder)
+    status = future.result(timeout=60)
+    assert status["state"] == "cancelled"
+    assert status["slurm_job_id"].isdigit()
+    assert gone(kernel) and gone(daemon)
