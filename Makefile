@@ -12,8 +12,9 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Playwright may not download browsers here: the UI tests use Debian's Chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
-# chromium for the UI tests; slurm-wlm and munge for a real one-node Slurm (scripts/slurm.sh).
-APT_PACKAGES := chromium slurm-wlm munge
+# chromium for the UI tests; slurm-wlm and munge for a real one-node Slurm (scripts/slurm.sh);
+# postgresql for a throwaway PostgreSQL that the job store's tests share a queue through (scripts/postgres.sh).
+APT_PACKAGES := chromium slurm-wlm munge postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 LAB_PORT ?= 8888
