@@ -13,7 +13,8 @@ Modules (each loads on first use, so importing the package stays cheap):
 * :mod:`.fits` — g2 fits and Γ(q²) → D;
 * :mod:`.report` — standard figures and the PDF report;
 * :mod:`.synthetic` — simulated speckle with known dynamics;
-* :mod:`.pychx_interop` — our frames as pyCHX's "FD" object.
+* :mod:`.pychx_interop` — our frames as pyCHX's "FD" object;
+* :mod:`.threads` — the thread budget every pool in this package honours.
 """
 
 import importlib
@@ -30,6 +31,7 @@ _MODULES = (
     "report",
     "rois",
     "synthetic",
+    "threads",
     "xsvs",
 )
 
@@ -53,6 +55,8 @@ _SHORTCUTS = {
     "fit_g2": "fits",
     "fit_diffusion": "fits",
     "simulate_speckle": "synthetic",
+    "thread_budget": "threads",
+    "limit_threads": "threads",
 }
 
 __all__ = [*_MODULES, *_SHORTCUTS]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry import Geometry, q_map
+from .threads import thread_budget
 
 __all__ = [
     "SpeckleParameters",
@@ -192,8 +193,9 @@ class _SpeckleModel:
     """State of the per-pixel AR(1) fields; produces frames one by one.
 
     The field components are split over a fixed number of random streams, each
-    advanced by its own thread (numpy releases the GIL for these kernels), so the
-    frames depend on the seed only, never on the machine's core count.
+    advanced by its own thread within the thread budget (numpy releases the GIL for
+    these kernels), so the frames depend on the seed only, never on the machine's
+    core count or the budget.
     """
 
     n_streams = 2
@@ -216,7 +218,8 @@ class _SpeckleModel:
                 rng = np.random.default_rng(seed)
                 field = rng.standard_normal((w.size, *p.shape), np.float32)
                 self.blocks.append((rng, w.astype(np.float32), field))
-        self.pool = ThreadPoolExecutor(len(self.blocks))
+        threads = min(len(self.blocks), thread_budget())
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
     def _advance(self, block) -> np.ndarray:
         rng, weights, field = block
@@ -228,11 +231,13 @@ class _SpeckleModel:
         return np.tensordot(weights, noise, axes=1)
 
     def next_frame(self) -> np.ndarray:
-        intensity = sum(self.pool.map(self._advance, self.blocks))
+        advance = map if self.pool is None else self.pool.map
+        intensity = sum(advance(self._advance, self.blocks))
         return self.poisson_rng.poisson(self.mu * intensity)
 
     def close(self):
-        self.pool.shutdown()
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def iter_speckle_chunks(shape=(256, 256), n_frames=1000, *, chunk=100, **parameters) -> Iterator[np.ndarray]:
