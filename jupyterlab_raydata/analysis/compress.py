@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .frames import iter_chunks
 from .masks import check_shape
 
-__all__ = ["CompressedFrames", "OccupancyStats", "compress_frames"]
+__all__ = ["CompressedFrames", "CompressionResult", "OccupancyStats", "SparseFrame", "compress_frames"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,15 @@ class OccupancyStats:
             f"({self.mean_counts_occupied:.3g} per occupied pixel), "
             f"max count {self.max_count:g}, compression x{self.compression:.1f}"
         )
+
+
+class SparseFrame(NamedTuple):
+    """The photons of one frame; unpacks as ``indices, values``."""
+
+    #: Flat (row-major) pixel indices, ascending.
+    indices: np.ndarray
+    #: Counts of those pixels.
+    values: np.ndarray
 
 
 class CompressedFrames:
@@ -105,10 +115,10 @@ class CompressedFrames:
         """Memory taken by the compressed arrays."""
         return self.indptr.nbytes + self.indices.nbytes + self.values.nbytes
 
-    def sparse_frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+    def sparse_frame(self, t: int) -> SparseFrame:
         """Flat pixel indices and counts of frame ``t`` (views, not copies)."""
         a, b = self.indptr[t], self.indptr[t + 1]
-        return self.indices[a:b], self.values[a:b]
+        return SparseFrame(self.indices[a:b], self.values[a:b])
 
     def frame(self, t: int) -> np.ndarray:
         """Dense frame ``t``."""
@@ -193,9 +203,18 @@ class CompressedFrames:
             return cls(f["indptr"][()], f["indices"][()], f["values"][()], tuple(f.attrs["frame_shape"]))
 
 
+class CompressionResult(NamedTuple):
+    """What :func:`compress_frames` returns; unpacks as ``frames, stats``."""
+
+    #: The compressed series.
+    frames: CompressedFrames
+    #: How photon-sparse it is.
+    stats: OccupancyStats
+
+
 def compress_frames(
     frames, *, mask=None, threshold: float = 0, chunk_size: int | None = None
-) -> tuple[CompressedFrames, OccupancyStats]:
+) -> CompressionResult:
     """Compress a series to its non-zero pixels, streaming.
 
     Parameters
@@ -211,8 +230,8 @@ def compress_frames(
 
     Returns
     -------
-    CompressedFrames
-    OccupancyStats
+    CompressionResult
+        ``frames`` (:class:`CompressedFrames`) and ``stats`` (:class:`OccupancyStats`).
     """
     indptr, indices, values = [np.zeros(1, np.int64)], [], []
     frame_shape, good, dtype = None, None, None
@@ -253,4 +272,4 @@ def compress_frames(
         max_count=max_count,
         compression=dense_bytes / max(compressed.nbytes, 1),
     )
-    return compressed, stats
+    return CompressionResult(compressed, stats)

@@ -45,25 +45,44 @@ the two-time map their rows and columns are NaN.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ._multitau import BLOCK_ROWS, EXACT_F32, GroupCorrelator, work_dtype
 from .frames import PixelSelection, iter_chunks, valid_frames
+from .threads import limit_blas, thread_budget
 
 __all__ = [
     "MultiTauCorrelator",
+    "MultiTauResult",
+    "OneTimeResult",
     "multi_tau",
     "multi_tau_lags",
     "one_time_from_two_time",
     "two_time",
 ]
+
+
+class MultiTauResult(NamedTuple):
+    """Multi-tau g2; unpacks as ``lags, g2`` (scikit-beam returns ``g2, lags``: use the names)."""
+
+    #: Lag steps in frames (multiply by the frame period for seconds).
+    lags: np.ndarray
+    #: ``(len(lags), n_labels)``: one column per distinct non-zero label, ascending.
+    g2: np.ndarray
+
+
+class OneTimeResult(NamedTuple):
+    """One-time g2 from a two-time map; unpacks as ``lags, g2``."""
+
+    #: ``0 .. max_lag`` in frames.
+    lags: np.ndarray
+    #: ``(len(lags), n_labels)``, the layout of :attr:`MultiTauResult.g2`.
+    g2: np.ndarray
 
 
 def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:
@@ -102,22 +121,6 @@ def _pixel_scale(norm, selection: PixelSelection) -> np.ndarray | None:
     if not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError("norm must be finite and positive on every labelled pixel")
     return 1.0 / values
-
-
-@functools.cache
-def _blas_controller():
-    # Inspecting the loaded libraries takes about a millisecond: do it once.
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
-    return ThreadpoolController()
-
-
-def _single_threaded_blas():
-    """Limit BLAS to one thread (if threadpoolctl is available): our threads do the work."""
-    controller = _blas_controller()
-    return contextlib.nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
 
 
 @dataclass
@@ -179,8 +182,8 @@ class MultiTauCorrelator:
     mask : array_like of bool, shape ``(H, W)``, optional
         True for good pixels; masked pixels are excluded from every label.
     workers : int, optional
-        Threads, each correlating an equal share of the pixels; default: the number
-        of CPUs.
+        Threads, each correlating an equal share of the pixels; default
+        :func:`~jupyterlab_raydata.analysis.threads.thread_budget`.
 
     Notes
     -----
@@ -206,7 +209,7 @@ class MultiTauCorrelator:
         if num_levels is not None and num_levels < 1:
             raise ValueError(f"num_levels must be >= 1, got {num_levels}")
         self.selection = PixelSelection.from_labels(labels, mask)
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or thread_budget())
         scale = _pixel_scale(norm, self.selection)
         self._shares = _shares(self.selection, self.workers, num_bufs, num_levels, scale)
         self.frames_seen = 0
@@ -247,17 +250,17 @@ class MultiTauCorrelator:
         valid = self._next_valid(x.shape[0], bad_frames)
         self._run(lambda share: share.engine.update(x[:, share.cols], valid))
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
+    def result(self) -> MultiTauResult:
         """Normalised correlation of the frames seen so far.
 
         Waiting rows are correlated first, so this may be called at any time.
 
         Returns
         -------
-        lags : ndarray of int
-            Lag steps in frames; lags with no valid frame pair are left out.
-        g2 : ndarray, shape ``(len(lags), n_labels)``
-            NaN where an ROI received no photons.
+        MultiTauResult
+            ``lags`` in frames (lags with no valid frame pair are left out) and
+            ``g2``, shape ``(len(lags), n_labels)``, NaN where an ROI received no
+            photons.
         """
         self._run(lambda share: share.engine.flush())
         n_labels = self.selection.n_labels
@@ -275,8 +278,8 @@ class MultiTauCorrelator:
             g2.append(np.where(np.isfinite(g), g, np.nan))
             lags.append(level_lags[keep])
         if not lags:
-            return np.zeros(0, int), np.zeros((0, self.selection.n_labels))
-        return np.concatenate(lags), np.concatenate(g2)
+            return MultiTauResult(np.zeros(0, int), np.zeros((0, self.selection.n_labels)))
+        return MultiTauResult(np.concatenate(lags), np.concatenate(g2))
 
     def _next_valid(self, n: int, bad_frames) -> np.ndarray:
         valid = valid_frames(bad_frames, self.frames_seen, self.frames_seen + n)
@@ -285,7 +288,7 @@ class MultiTauCorrelator:
 
     def _run(self, task) -> None:
         """Apply ``task`` to every share, one thread each, BLAS limited to one thread."""
-        with _single_threaded_blas():
+        with limit_blas(1):
             if len(self._shares) == 1:
                 task(self._shares[0])
                 return
@@ -305,7 +308,7 @@ def multi_tau(
     mask=None,
     chunk_size: int | None = None,
     workers: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> MultiTauResult:
     """Multi-tau one-time intensity autocorrelation g2 per ROI.
 
     Same lags and normalisation as scikit-beam's
@@ -335,14 +338,14 @@ def multi_tau(
     chunk_size : int, optional
         Frames read from ``frames`` at a time.
     workers : int, optional
-        Threads; default the number of CPUs.
+        Threads; default :func:`~jupyterlab_raydata.analysis.threads.thread_budget`.
 
     Returns
     -------
-    lags : ndarray of int
-        Lag steps in frames (multiply by the frame period for seconds).
-    g2 : ndarray, shape ``(len(lags), n_labels)``
-        One column per distinct non-zero label, ascending.
+    MultiTauResult
+        ``lags`` in frames (multiply by the frame period for seconds) and ``g2``,
+        shape ``(len(lags), n_labels)``, one column per distinct non-zero label,
+        ascending. Unpacks as ``lags, g2``.
     """
     corr = MultiTauCorrelator(labels, num_bufs, num_levels, norm=norm, mask=mask, workers=workers)
     corr.update(frames, bad_frames=bad_frames, chunk_size=chunk_size)
@@ -413,7 +416,8 @@ def two_time(
         if scale is not None:
             x *= scale[selection.label_slices()[j]]
         x[~valid] = 0
-        gram = _gram(x)
+        with limit_blas(thread_budget()):
+            gram = _gram(x)
         mean = x.sum(axis=1, dtype=np.float64) / n_pix
         with np.errstate(divide="ignore", invalid="ignore"):
             c = gram / n_pix / np.outer(mean, mean)
@@ -433,7 +437,7 @@ def _gram(x: np.ndarray) -> np.ndarray:
     return x @ x.T
 
 
-def one_time_from_two_time(c2: np.ndarray, max_lag: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def one_time_from_two_time(c2: np.ndarray, max_lag: int | None = None) -> OneTimeResult:
     """Average a two-time map along its diagonals into a one-time g2.
 
     Parameters
@@ -445,11 +449,10 @@ def one_time_from_two_time(c2: np.ndarray, max_lag: int | None = None) -> tuple[
 
     Returns
     -------
-    lags : ndarray of int
-        ``0 .. max_lag`` in frames.
-    g2 : ndarray, shape ``(len(lags), n_labels)``
-        Mean of each diagonal ``C(t, t + lag)``; NaN where a diagonal has no valid
-        entry. Same layout as :func:`multi_tau`.
+    OneTimeResult
+        ``lags`` ``0 .. max_lag`` in frames and ``g2``, shape ``(len(lags),
+        n_labels)``: the mean of each diagonal ``C(t, t + lag)``, NaN where a
+        diagonal has no valid entry (the layout of :func:`multi_tau`).
     """
     c2 = np.asarray(c2)
     if c2.ndim == 2:
@@ -465,4 +468,4 @@ def one_time_from_two_time(c2: np.ndarray, max_lag: int | None = None) -> tuple[
         good = np.isfinite(diag)
         with np.errstate(invalid="ignore", divide="ignore"):
             g2[lag] = np.where(good, diag, 0).sum(axis=1, dtype=np.float64) / good.sum(axis=1)
-    return lags, g2
+    return OneTimeResult(lags, g2)

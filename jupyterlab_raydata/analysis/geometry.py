@@ -13,6 +13,7 @@ Conventions used throughout :mod:`jupyterlab_raydata.analysis`:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,7 @@ HC_KEV_A = 12.398419843320026
 __all__ = [
     "HC_KEV_A",
     "Geometry",
+    "GisaxsQMaps",
     "energy_to_wavelength",
     "geometry_from_start_doc",
     "gisaxs_q_maps",
@@ -170,9 +172,18 @@ def phi_map(shape: tuple[int, int], geometry: Geometry) -> np.ndarray:
     return np.degrees(np.arctan2(dy, dx))
 
 
+class GisaxsQMaps(NamedTuple):
+    """The two GISAXS scattering-vector maps; unpacks as ``qr, qz``."""
+
+    #: In-plane component, signed by the side of the specular plane (Å⁻¹).
+    qr: np.ndarray
+    #: Component along the surface normal (Å⁻¹).
+    qz: np.ndarray
+
+
 def gisaxs_q_maps(
     shape: tuple[int, int], geometry: Geometry, incidence_deg: float | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+) -> GisaxsQMaps:
     """In-plane and out-of-plane scattering vectors for grazing incidence (GISAXS).
 
     The sample surface is horizontal; detector rows increase downwards, so the exit
@@ -190,8 +201,8 @@ def gisaxs_q_maps(
 
     Returns
     -------
-    qr, qz : ndarray of float64
-        ``qr = sign(qy)·sqrt(qx² + qy²)`` in the surface plane (signed, so the
+    GisaxsQMaps
+        ``qr``, ``qz`` (float64): ``qr = sign(qy)·sqrt(qx² + qy²)`` in the surface plane (signed, so the
         two sides of the specular plane stay apart) and ``qz`` along the surface
         normal, both in inverse ångström.
     """
@@ -208,7 +219,7 @@ def gisaxs_q_maps(
     qy = k * np.cos(alpha_f) * np.sin(in_plane)
     qz = k * (np.sin(alpha_f) + np.sin(alpha_i))
     qx, qy, qz = np.broadcast_arrays(qx, qy, qz)
-    return np.copysign(np.hypot(qx, qy), qy), np.array(qz)
+    return GisaxsQMaps(np.copysign(np.hypot(qx, qy), qy), np.array(qz))
 
 
 #: Start-document keys read by :func:`geometry_from_start_doc`, first match wins.

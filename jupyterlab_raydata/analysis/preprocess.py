@@ -7,6 +7,7 @@ and sums in float64.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from .masks import check_shape, require_shape
 
 __all__ = [
     "BackgroundSubtracted",
+    "CircularAverage",
     "FrameStats",
     "circular_average",
     "find_bad_frames",
@@ -117,7 +119,18 @@ def find_bad_frames(
     return np.flatnonzero((sums < low) | (sums > high))
 
 
-def circular_average(image, q_map, *, mask=None, bins=200, q_range=None):
+class CircularAverage(NamedTuple):
+    """An azimuthally averaged I(q); unpacks as ``q, intensity, n_pixels``."""
+
+    #: Mean q of the pixels in each bin (NaN for empty bins).
+    q: np.ndarray
+    #: Mean intensity per pixel in each bin (NaN for empty bins).
+    intensity: np.ndarray
+    #: Pixels per bin.
+    n_pixels: np.ndarray
+
+
+def circular_average(image, q_map, *, mask=None, bins=200, q_range=None) -> CircularAverage:
     """Azimuthally averaged intensity I(q).
 
     Parameters
@@ -135,12 +148,8 @@ def circular_average(image, q_map, *, mask=None, bins=200, q_range=None):
 
     Returns
     -------
-    q : ndarray
-        Mean q of the pixels in each bin (NaN for empty bins).
-    intensity : ndarray
-        Mean intensity per pixel in each bin (NaN for empty bins).
-    n_pixels : ndarray of int
-        Pixels per bin.
+    CircularAverage
+        ``q``, ``intensity`` and ``n_pixels`` per bin.
     """
     image = np.asarray(image, dtype=np.float64)
     q_map = require_shape(np.asarray(q_map, dtype=np.float64), image.shape, "q map")
@@ -159,7 +168,7 @@ def circular_average(image, q_map, *, mask=None, bins=200, q_range=None):
     with np.errstate(invalid="ignore", divide="ignore"):
         q_mean = np.bincount(index[inside], q[inside], edges.size - 1) / n
         i_mean = np.bincount(index[inside], values[inside], edges.size - 1) / n
-    return q_mean, i_mean, n
+    return CircularAverage(q_mean, i_mean, n)
 
 
 def smooth_iq_map(image, q_map, *, mask=None, bins=400, smooth: int = 3) -> np.ndarray:

@@ -12,7 +12,9 @@ def sparse(rng):
 
 
 def test_lossless_round_trip_and_occupancy(sparse):
-    c, stats = compress.compress_frames(sparse, chunk_size=9)
+    result = compress.compress_frames(sparse, chunk_size=9)
+    c, stats = result
+    assert result.frames is c and result.stats is stats
     assert c.shape == sparse.shape and len(c) == 40 and c.dtype == np.uint16
     np.testing.assert_array_equal(c[:], sparse)
     np.testing.assert_array_equal(c[5], sparse[5])
@@ -27,6 +29,8 @@ def test_lossless_round_trip_and_occupancy(sparse):
     np.testing.assert_array_equal(c.frame_sums(), sparse.sum(axis=(1, 2)))
     p, v = c.sparse_frame(3)
     assert p.size == 0 and v.size == 0
+    assert c.sparse_frame(5).indices.tolist() == np.flatnonzero(sparse[5]).tolist()
+    np.testing.assert_array_equal(c.sparse_frame(5).values, sparse[5][sparse[5] > 0])
 
 
 def test_mask_and_threshold(sparse):

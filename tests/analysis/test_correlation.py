@@ -16,7 +16,9 @@ def _sk_multi_tau(frames, labels, num_bufs, num_levels, bad=()):
 @pytest.mark.parametrize(("num_bufs", "num_levels"), [(8, 5), (4, 7), (16, 3), (8, None)])
 def test_multi_tau_matches_scikit_beam(small, num_bufs, num_levels):
     frames, labels = small
-    lags, g2 = correlation.multi_tau(frames, labels, num_bufs, num_levels)
+    result = correlation.multi_tau(frames, labels, num_bufs, num_levels)
+    lags, g2 = result
+    assert result.lags is lags and result.g2 is g2
     sk_lags, sk_g2 = _sk_multi_tau(frames, labels, num_bufs, num_levels or 30)
     np.testing.assert_array_equal(lags, sk_lags)
     assert g2.shape == (len(lags), labels.max())
@@ -118,7 +120,9 @@ def test_two_time_matches_scikit_beam(small):
     sk = skc.two_time_corr(labels, frames.astype(np.float64), len(frames), len(frames), 1)
     assert c2.shape == sk.g2.shape and c2.dtype == np.float32
     np.testing.assert_allclose(c2, sk.g2, rtol=1e-6)
-    lags, g = correlation.one_time_from_two_time(c2)
+    one_time = correlation.one_time_from_two_time(c2)
+    lags, g = one_time
+    assert one_time.lags is lags and one_time.g2 is g
     np.testing.assert_allclose(g.T, skc.one_time_from_two_time(sk.g2), rtol=1e-6)
     np.testing.assert_array_equal(lags, np.arange(80))
 

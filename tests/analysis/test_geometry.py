@@ -35,7 +35,9 @@ def test_energy_wavelength_round_trip():
 
 def test_gisaxs_direct_beam_and_specular_plane():
     g = Geometry((50.0, 50.0), 4.0, 1.0, 75e-6, incidence_deg=0.2)
-    qr, qz = geometry.gisaxs_q_maps((100, 100), g)
+    maps = geometry.gisaxs_q_maps((100, 100), g)
+    qr, qz = maps
+    assert maps.qr is qr and maps.qz is qz
     assert qz[50, 50] == pytest.approx(0.0, abs=1e-12)
     assert qr[50, 50] == pytest.approx(0.0, abs=1e-12)
     # Above the direct beam qz grows; left and right of the plane qr changes sign.

@@ -36,7 +36,9 @@ def test_circular_average_of_an_analytic_image():
     q = geometry.q_map((64, 64), g)
     image = 3.0 + 1e3 * q
     mask = masks.circle((64, 64), (32, 32), 30)
-    qb, ib, n = preprocess.circular_average(image, q, mask=mask, bins=10)
+    iq = preprocess.circular_average(image, q, mask=mask, bins=10)
+    qb, ib, n = iq
+    assert (iq.q, iq.intensity, iq.n_pixels) == (qb, ib, n)
     np.testing.assert_allclose(ib, 3.0 + 1e3 * qb)  # linear in q: bin mean of I = I(bin mean of q)
     assert n.sum() == mask.sum()
     _qe, ie, ne = preprocess.circular_average(image, q, bins=[0, 1e-3, 1.0])
