@@ -4,6 +4,11 @@ Modules (each loads on first use, so importing the package stays cheap):
 
 * :mod:`.frames` — stream any frame input in chunks; gather ROI pixels;
 * :mod:`.masks` — load/save, compose, draw shapes, hot/dead pixels;
+* :mod:`.shapes` — a line of given width, a beam stop with its arm, q and phi ranges;
+* :mod:`.thresholds` — never-counting pixels, value ranges, outliers within a q ring;
+* :mod:`.partitions` — dynamic and static q-phi partitions in the APS ``/qmap`` layout;
+* :mod:`.beam_center` — the beam centre from the pattern's 180° symmetry;
+* :mod:`.poni` — geometry and q/phi maps from a pyFAI PONI calibration;
 * :mod:`.geometry` — q and phi maps (SAXS, GISAXS), geometry from run metadata;
 * :mod:`.rois` — q rings, q-phi segments, boxes as label arrays;
 * :mod:`.preprocess` — frame sums, average image, bad frames, I(q), background;
@@ -20,18 +25,23 @@ Modules (each loads on first use, so importing the package stays cheap):
 import importlib
 
 _MODULES = (
+    "beam_center",
     "compress",
     "correlation",
     "fits",
     "frames",
     "geometry",
     "masks",
+    "partitions",
+    "poni",
     "preprocess",
     "pychx_interop",
     "report",
     "rois",
+    "shapes",
     "synthetic",
     "threads",
+    "thresholds",
     "xsvs",
 )
 

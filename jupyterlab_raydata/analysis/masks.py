@@ -18,6 +18,7 @@ __all__ = [
     "check_shape",
     "circle",
     "difference",
+    "hot_dead_from_mean",
     "hot_dead_pixels",
     "intersection",
     "invert",
@@ -258,8 +259,6 @@ def hot_dead_pixels(
     ndarray of bool
         True for pixels that are neither hot nor dead (and good in ``mask``).
     """
-    from scipy import ndimage
-
     total, count = None, 0
     for _, chunk in iter_chunks(frames, chunk_size):
         part = chunk.sum(axis=0, dtype=np.float64)
@@ -267,9 +266,33 @@ def hot_dead_pixels(
         count += chunk.shape[0]
     if total is None:
         raise ValueError("no frames")
-    mean = total / count
+    return hot_dead_from_mean(
+        total / count, count, hot_sigma=hot_sigma, dead_fraction=dead_fraction, window=window, mask=mask
+    )
+
+
+def hot_dead_from_mean(
+    mean,
+    count: int,
+    *,
+    hot_sigma: float = 8.0,
+    dead_fraction: float = 0.0,
+    window: int = 3,
+    mask=None,
+    local=None,
+) -> np.ndarray:
+    """:func:`hot_dead_pixels` on a mean image of ``count`` frames already at hand.
+
+    ``local`` may pass the ``window x window`` median of ``mean`` computed before (it is the slow
+    part, and the same for every threshold). ``hot_sigma=np.inf`` finds dead pixels only,
+    ``dead_fraction=-np.inf`` hot pixels only.
+    """
+    from scipy import ndimage
+
+    mean = np.asarray(mean, dtype=np.float64)
     good = np.ones(mean.shape, bool) if mask is None else check_shape(mask, mean.shape).copy()
-    local = ndimage.median_filter(mean, size=window, mode="nearest")
+    if local is None:
+        local = ndimage.median_filter(mean, size=window, mode="nearest")
     z = (mean - local) / np.sqrt(np.maximum(local, 1e-12) / count)
     spread = max(1.4826 * np.median(np.abs(z[good] - np.median(z[good]))), 1.0) if good.any() else 1.0
     hot = z > hot_sigma * spread

@@ -1,0 +1,232 @@
+"""q-phi partitions in the layout the APS tools use (pySimpleMask writes it, boost_corr reads it).
+
+A partition splits the used pixels into ``n_q x n_phi`` bins: q rings cut into azimuthal sectors.
+Bins are numbered ring by ring and sector by sector within a ring (the combined, 0-based index
+``i_q · n_phi + i_phi``); the *ROI map* labels each pixel with its bin's rank among the bins that
+hold pixels (1..n, 0 = pixel unused), and ``index_mapping`` gives the combined index of each label.
+The labels are those of :func:`~jupyterlab_raydata.analysis.rois.q_phi_segments` for the same edges.
+
+XPCS uses two partitions of one mask: a coarse *dynamic* one (where g2 is computed) and a fine
+*static* one nested inside it (for the intensity normalisation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .masks import check_shape, require_shape
+
+__all__ = ["Partition", "axis_edges", "dynamic_static", "qphi_partition"]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One q-phi partition.
+
+    Attributes
+    ----------
+    roi_map : ndarray of uint32, shape ``(H, W)``
+        0 = unused pixel, ``1..n`` = bin rank among the non-empty bins.
+    q_edges : ndarray, shape ``(n_q, 2)``
+        ``[inner, outer)`` of each ring in Å⁻¹.
+    phi_edges : ndarray, shape ``(n_phi, 2)``
+        ``[start, stop)`` of each sector in degrees.
+    v_list_dim0 : ndarray, shape ``(n_q,)``
+        Centre of each ring (arithmetic for linear spacing, geometric for log).
+    v_list_dim1 : ndarray, shape ``(n_phi,)``
+        Centre of each sector.
+    index_mapping : ndarray of int64, shape ``(n,)``
+        Combined 0-based bin index ``i_q · n_phi + i_phi`` of labels ``1..n``.
+    """
+
+    roi_map: np.ndarray
+    q_edges: np.ndarray
+    phi_edges: np.ndarray
+    v_list_dim0: np.ndarray
+    v_list_dim1: np.ndarray
+    index_mapping: np.ndarray
+
+    @property
+    def num_pts(self) -> tuple[int, int]:
+        """``(n_q, n_phi)``: the grid, empty bins included."""
+        return len(self.q_edges), len(self.phi_edges)
+
+    @property
+    def n(self) -> int:
+        """Number of non-empty bins (the largest label)."""
+        return int(self.index_mapping.size)
+
+    @property
+    def n_pixels(self) -> np.ndarray:
+        """Pixels in each label ``1..n``."""
+        return np.bincount(self.roi_map.ravel(), minlength=self.n + 1)[1:]
+
+    @property
+    def q(self) -> np.ndarray:
+        """Ring centre of each label ``1..n``."""
+        return self.v_list_dim0[self.index_mapping // len(self.phi_edges)]
+
+    @property
+    def phi(self) -> np.ndarray:
+        """Sector centre of each label ``1..n``."""
+        return self.v_list_dim1[self.index_mapping % len(self.phi_edges)]
+
+
+def axis_edges(lo: float, hi: float, n: int, spacing: str = "linear") -> np.ndarray:
+    """``n`` contiguous bins ``[start, stop)`` tiling ``[lo, hi]``; log spacing needs ``lo > 0``.
+
+    The last bin's stop is nudged just above ``hi`` so that a pixel sitting exactly on ``hi`` (the
+    largest q of the mask, by default) is inside, as pySimpleMask counts it.
+
+    Returns
+    -------
+    ndarray, shape ``(n, 2)``
+    """
+    if n < 1 or not hi > lo:
+        raise ValueError(f"need n >= 1 and lo < hi, got n={n}, lo={lo}, hi={hi}")
+    if spacing == "linear":
+        bounds = np.linspace(lo, hi, n + 1)
+    elif spacing == "log":
+        if not lo > 0:
+            raise ValueError(f"log spacing needs a positive lower bound, got {lo}")
+        bounds = np.geomspace(lo, hi, n + 1)
+    else:
+        raise ValueError(f"spacing must be 'linear' or 'log', got {spacing!r}")
+    bounds[-1] = np.nextafter(hi, np.inf)
+    return np.column_stack([bounds[:-1], bounds[1:]])
+
+
+def _centres(edges: np.ndarray, spacing: str) -> np.ndarray:
+    if spacing == "log":
+        return np.sqrt(edges[:, 0] * edges[:, 1])
+    return edges.mean(axis=1)
+
+
+def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """1-based bin of each value for contiguous half-open edges, 0 outside."""
+    bounds = np.append(edges[:, 0], edges[-1, 1])
+    index = np.searchsorted(bounds, values, side="right")
+    index[(index < 1) | (index > len(edges))] = 0
+    return index
+
+
+def qphi_partition(q_map, phi_map, mask, q_edges, phi_edges, spacing: str = "linear") -> Partition:
+    """Partition the used pixels into q rings by azimuthal sectors.
+
+    Parameters
+    ----------
+    q_map, phi_map : ndarray, shape ``(H, W)``
+        q (Å⁻¹) and azimuth (degrees) of every pixel.
+    mask : array_like of bool
+        True = pixel used.
+    q_edges : array_like, shape ``(n_q, 2)``
+        Contiguous ring edges in increasing order (:func:`axis_edges`).
+    phi_edges : array_like, shape ``(n_phi, 2)``
+        Contiguous sector edges in increasing order, within ``[-180, 180]``.
+    spacing : {"linear", "log"}
+        How the ring centres (``v_list_dim0``) are taken.
+
+    Returns
+    -------
+    Partition
+    """
+    q_map = np.asarray(q_map, dtype=np.float64)
+    phi_map = require_shape(np.asarray(phi_map, dtype=np.float64), q_map.shape, "phi map", "the q map")
+    used = check_shape(mask, q_map.shape, "mask", "the q map")
+    q_edges = np.asarray(q_edges, dtype=np.float64).reshape(-1, 2)
+    phi_edges = np.asarray(phi_edges, dtype=np.float64).reshape(-1, 2)
+    for name, edges in (("q", q_edges), ("phi", phi_edges)):
+        if len(edges) == 0 or np.any(edges[:, 1] <= edges[:, 0]) or np.any(edges[1:, 0] != edges[:-1, 1]):
+            raise ValueError(f"{name} edges must be contiguous increasing bins, got {edges.tolist()}")
+    n_phi = len(phi_edges)
+    ring = _bin_index(q_map, q_edges)
+    sector = _bin_index(phi_map, phi_edges)
+    inside = used & (ring > 0) & (sector > 0)
+    combined = np.where(inside, (ring - 1) * n_phi + sector, 0)
+    present = np.flatnonzero(np.bincount(combined.ravel(), minlength=len(q_edges) * n_phi + 1)[1:]) + 1
+    lookup = np.zeros(len(q_edges) * n_phi + 1, np.uint32)
+    lookup[present] = np.arange(1, present.size + 1, dtype=np.uint32)
+    return Partition(
+        roi_map=lookup[combined],
+        q_edges=q_edges,
+        phi_edges=phi_edges,
+        v_list_dim0=_centres(q_edges, spacing),
+        v_list_dim1=phi_edges.mean(axis=1),
+        index_mapping=(present - 1).astype(np.int64),
+    )
+
+
+def dynamic_static(
+    q_map,
+    phi_map,
+    mask,
+    *,
+    dynamic: tuple[int, int],
+    static: tuple[int, int],
+    q_range: tuple[float, float] | None = None,
+    phi_range: tuple[float, float] = (-180.0, 180.0),
+    spacing: str = "linear",
+) -> tuple[Partition, Partition]:
+    """The dynamic and static partitions of one mask, over the same q and phi range.
+
+    Parameters
+    ----------
+    q_map, phi_map, mask
+        As for :func:`qphi_partition`.
+    dynamic, static : tuple of int
+        ``(n_q, n_phi)`` of each; the static counts must be multiples of the dynamic ones, so that
+        every static bin lies inside one dynamic bin.
+    q_range : tuple of float, optional
+        ``(q_min, q_max)`` in Å⁻¹; default the range of q over the used pixels.
+    phi_range : tuple of float
+        ``(start, stop)`` in degrees, within ``[-180, 180]``.
+    spacing : {"linear", "log"}
+        Rings equally spaced in q or in log q.
+
+    Returns
+    -------
+    (Partition, Partition)
+        Dynamic, static.
+
+    Raises
+    ------
+    ValueError
+        For counts that do not nest, a mask without used pixels, or an empty range.
+    """
+    for name, (n_q, n_phi) in (("dynamic", dynamic), ("static", static)):
+        if n_q < 1 or n_phi < 1:
+            raise ValueError(f"{name} partition needs at least one q and one phi bin, got {(n_q, n_phi)}")
+    if static[0] % dynamic[0] or static[1] % dynamic[1]:
+        raise ValueError(
+            f"static bins {tuple(static)} must be multiples of the dynamic bins {tuple(dynamic)} "
+            "so that each static bin lies inside one dynamic bin"
+        )
+    q_map = np.asarray(q_map, dtype=np.float64)
+    used = check_shape(mask, q_map.shape, "mask", "the q map")
+    if q_range is None:
+        values = q_map[used & np.isfinite(q_map)]
+        if spacing == "log":
+            values = values[values > 0]
+        if values.size == 0:
+            raise ValueError("the mask leaves no pixels to partition")
+        q_range = (float(values.min()), float(values.max()))
+    if not q_range[1] > q_range[0]:
+        raise ValueError(f"q range must be increasing, got {tuple(q_range)}")
+    if not -180 <= phi_range[0] < phi_range[1] <= 180:
+        raise ValueError(f"phi range must be increasing within [-180, 180], got {tuple(phi_range)}")
+    static_q = axis_edges(q_range[0], q_range[1], static[0], spacing)
+    static_phi = axis_edges(phi_range[0], phi_range[1], static[1], "linear")
+    # The dynamic edges are every k-th static edge, the very same floats, so the bins nest exactly.
+    dynamic_q = _coarsen(static_q, static[0] // dynamic[0])
+    dynamic_phi = _coarsen(static_phi, static[1] // dynamic[1])
+    return (
+        qphi_partition(q_map, phi_map, used, dynamic_q, dynamic_phi, spacing),
+        qphi_partition(q_map, phi_map, used, static_q, static_phi, spacing),
+    )
+
+
+def _coarsen(edges: np.ndarray, factor: int) -> np.ndarray:
+    """Merge each run of ``factor`` contiguous bins into one."""
+    return np.column_stack([edges[::factor, 0], edges[factor - 1 :: factor, 1]])
