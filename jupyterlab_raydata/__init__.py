@@ -11,10 +11,6 @@ def _jupyter_labextension_paths():
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jupyterlab_raydata"}]
+    from .app import Raydata
 
-
-def _load_jupyter_server_extension(serverapp):
-    from .app import load
-
-    load(serverapp)
+    return [{"module": "jupyterlab_raydata", "app": Raydata}]

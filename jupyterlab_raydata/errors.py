@@ -30,6 +30,12 @@ class BadRequest(RaydataError, ValueError):
     status = 400
 
 
+class Forbidden(RaydataError, PermissionError):
+    """The user may not do this, e.g. cancel another user's job without being an admin (HTTP 403)."""
+
+    status = 403
+
+
 class NotFound(RaydataError, LookupError):
     """The named catalog, run, mask or job does not exist (HTTP 404)."""
 

@@ -5,7 +5,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..errors import NotFound
-from . import catalogs, health
+from . import catalogs, health, jobs, masks
 from .base import RaydataHandler
 from .openapi import PREFIX
 
@@ -21,13 +21,11 @@ class UnknownRouteHandler(RaydataHandler):
     post = put = patch = delete = get
 
 
-ROUTES = [*health.routes, *catalogs.routes]
+ROUTES = [*health.routes, *catalogs.routes, *masks.routes, *jobs.routes]
 
 
-def setup_handlers(web_app, raydata) -> None:
-    """Register every route under ``{base_url}raydata/api/`` with ``raydata`` in the settings."""
-    web_app.settings["raydata"] = raydata
-    base = url_path_join(web_app.settings["base_url"], PREFIX)
-    table = [(url_path_join(base, pattern), handler) for pattern, handler in ROUTES]
-    table.append((url_path_join(base, "(?P<path>.*)"), UnknownRouteHandler))
-    web_app.add_handlers(".*$", table)
+def route_table() -> list[tuple[str, type]]:
+    """Every route under ``raydata/api/`` (the server adds its base URL), then the JSON 404 for the rest."""
+    table = [(url_path_join(PREFIX, pattern), handler) for pattern, handler in ROUTES]
+    table.append((url_path_join(PREFIX, "(?P<path>.*)"), UnknownRouteHandler))
+    return table

@@ -26,6 +26,7 @@ class Endpoint:
     body: type[BaseModel] | None = None
     media_type: str = "application/json"
     errors: tuple[int, ...] = ()
+    status: int = 200
 
 
 def openapi_path(pattern: str) -> str:
@@ -65,7 +66,7 @@ def _operation(endpoint: Endpoint, path_params: list[str], schemas: dict) -> dic
         content = {endpoint.media_type: {"schema": _schema_ref(endpoint.response, schemas)}}
     else:
         content = {endpoint.media_type: {"schema": {"type": "string", "format": "binary"}}}
-    op["responses"]["200"] = {"description": "OK", "content": content}
+    op["responses"][str(endpoint.status)] = {"description": "OK", "content": content}
     error_ref = _schema_ref(ErrorResponse, schemas)
     for status in sorted({403, *endpoint.errors}):
         op["responses"][str(status)] = {

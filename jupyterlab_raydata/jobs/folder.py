@@ -124,6 +124,7 @@ class JobFolder:
     LOG = "log.txt"
     FIGURES = "figures"
     CANCEL = "cancel-requested"
+    HEARTBEAT = "runner-alive"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -170,3 +171,14 @@ class JobFolder:
     @property
     def cancel_requested(self) -> bool:
         return (self.path / self.CANCEL).exists()
+
+    def beat(self) -> None:
+        """The runner says it is alive (several times a second while the job runs)."""
+        (self.path / self.HEARTBEAT).touch()
+
+    def runner_alive(self, within_s: float) -> bool:
+        """Whether a runner has said it is alive in the last ``within_s`` seconds."""
+        try:
+            return time.time() - (self.path / self.HEARTBEAT).stat().st_mtime < within_s
+        except FileNotFoundError:
+            return False

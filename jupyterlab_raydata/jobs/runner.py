@@ -111,6 +111,7 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
         )
         cancelled = False
         while True:
+            folder.beat()
             try:
                 code = child.wait(timeout=POLL_S)
                 break
