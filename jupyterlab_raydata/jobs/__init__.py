@@ -1,0 +1,1 @@
+"""Analysis jobs: templates, the runner, executors, the job store and queue."""
