@@ -13,8 +13,10 @@ file registered as ``AD_HDF5``; the simulation's ground truth is in the start do
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import shutil
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,14 @@ TEMPERATURES = (25.0, 40.0, 60.0, 80.0)
 # Jan to Oct 2024: three NSLS-II cycles.
 FIRST_START = datetime(2024, 1, 15, tzinfo=timezone.utc).timestamp()
 LAST_START = datetime(2024, 10, 31, tzinfo=timezone.utc).timestamp()
+_UIDS = uuid.UUID("5f1d2c3a-8e4b-4c7d-9a61-0b2e3f4a5d6c")
+
+log = logging.getLogger(__name__)
+
+
+def run_uid(i: int) -> str:
+    """The uid of the demo's ``i``-th run, oldest first: every build of a demo catalog has the same uids."""
+    return str(uuid.uuid5(_UIDS, f"raydata-demo-run-{i}"))
 
 
 def cycle_of(t: float) -> str:
@@ -268,13 +278,14 @@ def build_catalog(directory: Path, runs: int = 30) -> Path:
     writer = TiledWriter(create_sqlite_catalog(directory))
     data_dir = directory / "data"
     rng = np.random.default_rng(SEED)
-    for md in plan_runs(rng, runs):
+    log.info("Building a demo catalog of %d runs in %s", runs, directory)
+    for i, md in enumerate(plan_runs(rng, runs)):
         metadata = {k: v for k, v in md.items() if k != "time"}
         series = None
         if md["analysis"] == "xpcs":
             series, keys = _simulate(md, rng)
             metadata.update(keys)
-        bundle = compose_run(metadata=metadata, time=md["time"])
+        bundle = compose_run(uid=run_uid(i), metadata=metadata, time=md["time"])
         writer("start", bundle.start_doc)
         if series is not None:
             _write_xpcs(writer, bundle, md, series, data_dir)

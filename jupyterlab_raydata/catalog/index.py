@@ -10,6 +10,10 @@ One file per catalog under ``<data_dir>/index/``. Tables:
 * ``key_counts``: how many runs carry each top-level key, for the column chooser.
 
 Reads use one connection per thread; SQLite's WAL mode lets them run while the synchroniser writes.
+Searches are compiled to SQL by :mod:`.sql`; this module stores and reads.
+
+One :class:`RunIndex` object per file and process (its :class:`~.catalog.Catalog` makes it once): its
+writes are serialised by its own lock, and the file is switched to WAL mode once, when it is created.
 """
 
 from __future__ import annotations
@@ -23,25 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadRequest
-from .params import DATE_ONLY, SortKey, parse_time
-from .query import Filter, ScanId, Term, Text, UidPrefix
+from .documents import RunDocs, lookup
+from .params import SortKey
+from .query import Term
+from .sql import compile_search
 
 SCHEMA_VERSION = "1"
 MAX_LIST_ITEMS = 32
 MAX_TEXT = 256
-# Keys that are columns of ``runs`` rather than rows of ``kv``.
-_RUN_COLUMNS = {
-    "time": "r.time",
-    "scan_id": "r.scan_id",
-    "uid": "r.uid",
-    "plan_name": "r.plan_name COLLATE NOCASE",
-    "owner": "r.owner COLLATE NOCASE",
-    "exit_status": "r.exit_status",
-}
-# Text keys that are also indexed columns of ``runs``.
-_PROMOTED_TEXT = {"owner": "r.owner", "plan_name": "r.plan_name"}
-_SQL_OPS = {"=": "=", "!=": "=", ">=": ">=", "<=": "<=", ">": ">", "<": "<"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -75,14 +68,6 @@ CREATE INDEX IF NOT EXISTS kv_run ON kv (run, key, pos);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS key_counts (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class RunDocs:
-    """What the index keeps of one run."""
-
-    start: dict
-    stop: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -128,27 +113,6 @@ def _as_num_txt(value: Any) -> tuple[float | None, str]:
     return None, str(value)[:MAX_TEXT]
 
 
-def _fts_quote(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _like_pattern(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
-
-
-def lookup(doc: dict, key: str) -> Any:
-    """A start-document value by key; a dotted key reaches into nested dicts when no top-level key matches."""
-    if key in doc:
-        return doc[key]
-    value: Any = doc
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 class RunIndex:
     """The summary index of one catalog.
 
@@ -168,6 +132,9 @@ class RunIndex:
         self._write_lock = threading.Lock()
         with self._write_lock:
             conn = self._conn()
+            # WAL is a property of the file: set once here, it lasts; setting it on every new
+            # connection needs an exclusive lock, which fails ("database is locked") under load.
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
             if self.get_meta("source_id") not in (None, source_id) or self.get_meta("schema") not in (
                 None,
@@ -182,7 +149,6 @@ class RunIndex:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA cache_size=-65536")
             conn.execute("PRAGMA mmap_size=536870912")
@@ -285,10 +251,47 @@ class RunIndex:
         with self._write_lock:
             self._conn().execute("UPDATE runs SET streams = ? WHERE uid = ?", (json.dumps(streams), uid))
 
+    def delete(self, uids: Iterable[str]) -> int:
+        """Forget runs the catalog no longer has; returns how many were removed."""
+        removed = 0
+        with self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for uid in uids:
+                    row = conn.execute("SELECT id, start FROM runs WHERE uid = ?", (uid,)).fetchone()
+                    if row is None:
+                        continue
+                    run_id, start = row
+                    conn.execute("DELETE FROM kv WHERE run = ?", (run_id,))
+                    conn.execute("DELETE FROM fts WHERE rowid = ?", (run_id,))
+                    conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                    conn.executemany(
+                        "UPDATE key_counts SET n = n - 1 WHERE key = ?", [(k,) for k in json.loads(start)]
+                    )
+                    removed += 1
+                conn.execute("DELETE FROM key_counts WHERE n <= 0")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return removed
+
     # -- reading ------------------------------------------------------------------------------------
 
     def count(self) -> int:
         return self._conn().execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    def has_uid(self, uid: str) -> bool:
+        return self._conn().execute("SELECT 1 FROM runs WHERE uid = ?", (uid,)).fetchone() is not None
+
+    def uids(self) -> set[str]:
+        return {row[0] for row in self._conn().execute("SELECT uid FROM runs")}
+
+    def has_key(self, key: str) -> bool:
+        """Whether any indexed run has a searchable value under ``key`` (``a.b`` for nested keys)."""
+        row = self._conn().execute("SELECT 1 FROM kv WHERE key = ? LIMIT 1", (key,)).fetchone()
+        return row is not None
 
     def newest_time(self) -> float | None:
         return self._conn().execute("SELECT max(time) FROM runs").fetchone()[0]
@@ -339,32 +342,25 @@ class RunIndex:
         columns : list of str, optional
             Start-document keys to return with each row under ``columns``.
         """
-        where, params = _compile(terms)
-        if since is not None:
-            where.append("r.time >= ?")
-            params.append(since)
-        if until is not None:
-            where.append("r.time < ?")
-            params.append(until)
-        joins, join_params, order = _compile_sort(sort or [SortKey("time", True)])
-        where_sql = (" WHERE " + " AND ".join(where)) if where else ""
+        compiled = compile_search(terms, since=since, until=until, sort=sort or [SortKey("time", True)])
+        where_sql = compiled.where_sql
         wanted = "r.uid, r.time, r.scan_id, r.plan_name, r.owner, r.exit_status" + (
             ", r.start" if columns else ""
         )
         conn = self._conn()
-        full_text = "fts MATCH" in where_sql
         # With a full-text term both the page and the count walk the matched rows, so one pass with a
         # window count halves the work. Without one, the page stops after `limit` rows of an index
         # while a window count would force a sort of every match: there, two queries are far cheaper.
-        count_column = ", count(*) OVER ()" if full_text else ""
+        count_column = ", count(*) OVER ()" if compiled.full_text else ""
         rows = conn.execute(
-            f"SELECT {wanted}{count_column} FROM runs r {joins}{where_sql} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*join_params, *params, limit, offset],
+            f"SELECT {wanted}{count_column} FROM runs r {compiled.joins}{where_sql} "
+            f"ORDER BY {compiled.order} LIMIT ? OFFSET ?",
+            [*compiled.join_params, *compiled.params, limit, offset],
         ).fetchall()
-        if full_text and rows:
+        if compiled.full_text and rows:
             total = rows[0][-1]
         else:
-            total = conn.execute(f"SELECT count(*) FROM runs r{where_sql}", params).fetchone()[0]
+            total = conn.execute(f"SELECT count(*) FROM runs r{where_sql}", compiled.params).fetchone()[0]
         result = []
         for row in rows:
             item = {
@@ -385,107 +381,6 @@ class RunIndex:
 
 def _text_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _compile(terms: list[Term]) -> tuple[list[str], list[Any]]:
-    """SQL conditions (on alias ``r``) and their parameters for a parsed query."""
-    where: list[str] = []
-    params: list[Any] = []
-    match: list[str] = []
-    for term in terms:
-        if isinstance(term, Text) and not term.negate:
-            match.append(_fts_quote(term.text) + ("*" if term.prefix else ""))
-            continue
-        sql, args = _compile_term(term)
-        where.append(f"NOT ({sql})" if term.negate else sql)
-        params.extend(args)
-    if match:
-        where.insert(0, "r.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)")
-        params.insert(0, " ".join(match))
-    return where, params
-
-
-def _compile_term(term: Term) -> tuple[str, list[Any]]:
-    if isinstance(term, Text):
-        return "r.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)", [
-            _fts_quote(term.text) + ("*" if term.prefix else "")
-        ]
-    if isinstance(term, ScanId):
-        return "r.scan_id = ?", [term.scan_id]
-    if isinstance(term, UidPrefix):
-        return (
-            "(r.uid >= ? AND r.uid < ?) OR r.id IN (SELECT rowid FROM fts WHERE fts MATCH ?)",
-            [term.prefix, term.prefix + "\U0010ffff", _fts_quote(term.prefix)],
-        )
-    return _compile_filter(term)
-
-
-def _compile_filter(f: Filter) -> tuple[str, list[Any]]:
-    if f.key == "time":
-        return _compile_time_filter(f)
-    if f.key == "uid":
-        if f.op not in ("=", "!="):
-            raise BadRequest("Invalid search query", "uid can only be matched with = or != (a prefix).")
-        sql, args = "r.uid LIKE ? ESCAPE '\\'", [_like_pattern(f.value.lower().rstrip("*")) + "%"]
-        return (f"NOT ({sql})" if f.op == "!=" else sql), args
-    number = f.number
-    column = _PROMOTED_TEXT.get(f.key)
-    if column is not None and f.op in ("=", "!=") and not f.is_pattern:
-        # An indexed column of runs: newest-first pages and counts of common values stay cheap.
-        sql = f"coalesce({column} = ? COLLATE NOCASE, 0)"
-        return (f"NOT ({sql})" if f.op == "!=" else sql), [f.value]
-    if f.op in ("=", "!="):
-        if f.value == "*":
-            cond, args = "1", []
-        elif f.is_pattern:
-            cond, args = "txt LIKE ? ESCAPE '\\'", [_like_pattern(f.value)]
-        elif number is not None:
-            # Two index look-ups: SQLite would scan every row of the key for "num = ? OR txt = ?".
-            sql = (
-                "r.id IN (SELECT run FROM kv WHERE key = ? AND num = ? "
-                "UNION ALL SELECT run FROM kv WHERE key = ? AND txt = ?)"
-            )
-            return (f"NOT ({sql})" if f.op == "!=" else sql), [f.key, number, f.key, f.value]
-        else:
-            cond, args = "txt = ?", [f.value]
-    else:
-        column = "num" if number is not None else "txt"
-        cond, args = f"{column} {_SQL_OPS[f.op]} ?", [number if number is not None else f.value]
-    sql = f"r.id IN (SELECT run FROM kv WHERE key = ? AND {cond})"
-    return (f"NOT ({sql})" if f.op == "!=" else sql), [f.key, *args]
-
-
-def _compile_time_filter(f: Filter) -> tuple[str, list[Any]]:
-    if f.op in ("=", "!="):
-        raise BadRequest(
-            "Invalid search query",
-            "Compare time with >=, <=, > or < (or use the From/To dates), not with '='.",
-        )
-    op = f.op
-    if DATE_ONLY.match(f.value.strip()) and op in ("<=", ">"):
-        # A whole day: "<= day" ends, and "> day" begins, at the next midnight.
-        return f"r.time {'<' if op == '<=' else '>='} ?", [parse_time(f.value, name="time", end_of_day=True)]
-    return f"r.time {op} ?", [parse_time(f.value, name="time")]
-
-
-def _compile_sort(sort: list[SortKey]) -> tuple[str, list[Any], str]:
-    joins: list[str] = []
-    params: list[Any] = []
-    order: list[str] = []
-    for i, key in enumerate(sort):
-        direction = "DESC" if key.descending else "ASC"
-        column = _RUN_COLUMNS.get(key.key)
-        if column is not None:
-            order.append(f"{column} {direction} NULLS LAST")
-            continue
-        alias = f"s{i}"
-        joins.append(f"LEFT JOIN kv {alias} ON {alias}.run = r.id AND {alias}.key = ? AND {alias}.pos = 0 ")
-        params.append(key.key)
-        order.append(f"{alias}.num {direction} NULLS LAST, {alias}.txt {direction} NULLS LAST")
-    if not any(k.key == "time" for k in sort):
-        order.append("r.time DESC")
-    order.append("r.id DESC")
-    return "".join(joins), params, ", ".join(order)
 
 
 def index_path(data_dir: str | os.PathLike, catalog: str) -> Path:

@@ -35,11 +35,17 @@ class RunRow(BaseModel):
 
 class RunPage(BaseModel):
     runs: list[RunRow]
-    total: int = Field(description="Runs matching the search, over all pages.")
+    total: int = Field(description="Runs matching the search, over all pages (of the indexed runs).")
     offset: int
-    complete: bool = Field(
-        True, description="False while the search index is still loading older runs from the catalog."
+    partial: bool = Field(
+        False,
+        description=(
+            "True while the catalog is still being indexed: runs not indexed yet may also match, so "
+            "the rows and the total cover only the indexed_runs of catalog_runs."
+        ),
     )
+    indexed_runs: int = Field(description="Runs in the search index.")
+    catalog_runs: int | None = Field(None, description="Runs in the catalog at its last check.")
     stale: bool = Field(False, description="True when the catalog could not be reached for new runs.")
 
 

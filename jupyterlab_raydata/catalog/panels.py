@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .index import lookup
+from .documents import lookup
 from .models import Panel, PanelField
 
 #: (panel name, title, [(start-document key, label)]); real CHX keys, spaces included.

@@ -14,25 +14,9 @@ from pydantic import BaseModel, Field
 from tornado import web
 
 from ..catalog.models import CatalogList, ColumnList, QueryHelp, RunDetail, RunPage
-from ..catalog.params import MAX_COLUMNS, SORT_HELP, TIME_HELP, parse_columns, parse_sort, parse_time
-from ..catalog.query import parse_query
-from ..catalog.registry import query_help
+from ..catalog.search import RunSearch, query_help
 from .base import RaydataHandler
 from .openapi import Endpoint
-
-MAX_LIMIT = 1000
-
-
-class RunsQuery(BaseModel):
-    since: str | None = Field(None, description=f"Runs that started at or after this time. {TIME_HELP}")
-    until: str | None = Field(None, description="Runs that started before this time (same formats as since).")
-    q: str = Field("", description="Search text; GET catalogs/{name}/query-help explains the syntax.")
-    sort: str | None = Field(None, description=SORT_HELP)
-    offset: int = Field(0, ge=0, description="Rows to skip.")
-    limit: int = Field(50, ge=1, le=MAX_LIMIT, description=f"Rows per page, at most {MAX_LIMIT}.")
-    columns: str | list[str] | None = Field(
-        None, description=f"Comma-separated start-document keys to add to each row (at most {MAX_COLUMNS})."
-    )
 
 
 class ImageQuery(BaseModel):
@@ -60,7 +44,7 @@ class RunsHandler(RaydataHandler):
         "get": Endpoint(
             "Search a catalog's runs: one page, newest first by default",
             response=RunPage,
-            query=RunsQuery,
+            query=RunSearch,
             errors=(400, 404, 503),
         )
     }
@@ -68,19 +52,9 @@ class RunsHandler(RaydataHandler):
     @web.authenticated
     @authorized
     async def get(self, name):
-        args = self.query_model(RunsQuery)
+        search = self.query_model(RunSearch)
         catalog = self.raydata.registry.get(name)
-        page = await asyncio.to_thread(
-            catalog.runs,
-            parse_query(args.q),
-            since=None if args.since is None else parse_time(args.since, name="since"),
-            until=None if args.until is None else parse_time(args.until, name="until", end_of_day=True),
-            sort=parse_sort(args.sort),
-            offset=args.offset,
-            limit=args.limit,
-            columns=parse_columns(args.columns),
-        )
-        self.reply(page)
+        self.reply(await asyncio.to_thread(catalog.search, search))
 
 
 class ColumnsHandler(RaydataHandler):

@@ -8,24 +8,19 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..catalog.params import parse_columns, parse_time
-from ..catalog.query import QUERY_HELP, parse_query
-from ..catalog.registry import Catalog, CatalogRegistry
+from ..catalog.catalog import Catalog
+from ..catalog.params import parse_columns
+from ..catalog.query import QUERY_HELP
+from ..catalog.search import RunSearch
+from ..context import load_registry
 from ..errors import RaydataError
 
 DEFAULT_COLUMNS = ("sample", "sequence id", "cycle")
 _FIXED = ("uid", "scan_id", "time", "plan_name", "owner", "exit_status")
 
 
-def load_registry() -> CatalogRegistry:
-    """The catalogs configured for the Jupyter server (``c.Raydata.catalogs`` in its config files)."""
-    from jupyter_server.serverapp import ServerApp
-
-    from ..app import Raydata
-
-    app = ServerApp()
-    app.load_config_file()
-    return Raydata(config=app.config).registry
+def _progress(page) -> str:
+    return f"{page.indexed_runs:,} of {page.catalog_runs:,} runs" if page.catalog_runs else "partial"
 
 
 def _cell(value: Any) -> Any:
@@ -96,18 +91,17 @@ class RunBrowser(widgets.VBox):
 
     def rows(self) -> list[dict]:
         """Run the current search and return the grid rows."""
-        page = self.catalog.runs(
-            parse_query(self.query.value),
-            since=parse_time(self.since.value, name="since") if self.since.value.strip() else None,
-            until=parse_time(self.until.value, name="until", end_of_day=True)
-            if self.until.value.strip()
-            else None,
-            limit=self.limit,
-            columns=self.columns,
+        page = self.catalog.search(
+            RunSearch(
+                q=self.query.value,
+                since=self.since.value.strip() or None,
+                until=self.until.value.strip() or None,
+                limit=self.limit,
+                columns=self.columns,
+            )
         )
-        self.status.value = f"{len(page.runs)} of {page.total} runs" + (
-            "" if page.complete else " (still indexing)"
-        )
+        progress = "" if not page.partial else f" (still indexing: {_progress(page)})"
+        self.status.value = f"{len(page.runs)} of {page.total} runs{progress}"
         out = []
         for run in page.runs:
             row = {key: getattr(run, key) for key in _FIXED}

@@ -1,24 +1,13 @@
-"""Shared catalogs for the catalog tests: built once per session, in pytest's temporary folder."""
-
-from pathlib import Path
+"""Catalogs for the catalog tests (the shared demo catalog is in ``tests/conftest.py``)."""
 
 import pytest
 
-from jupyterlab_raydata.catalog.demo import create_sqlite_catalog, ensure_demo_catalog
-
-DEMO_RUNS = 9
+from jupyterlab_raydata.catalog.demo import create_sqlite_catalog
 
 
 def pytest_configure(config):
     # tiled's in-process client uses starlette's TestClient, which warns about httpx on every import.
     config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
-
-
-@pytest.fixture(scope="session")
-def demo_catalog(tmp_path_factory) -> Path:
-    """A small demo catalog (SQLite, TiledWriter, HDF5 frames), shared by every test of the session."""
-    path, _ = ensure_demo_catalog(tmp_path_factory.getbasetemp() / "shared-demo", DEMO_RUNS)
-    return path
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import DEMO_RUNS
 
 from jupyterlab_raydata.analysis.synthetic import SyntheticSeries
-from jupyterlab_raydata.cli import main
 from jupyterlab_raydata.catalog.demo import IMAGE_KEY, READY
 from jupyterlab_raydata.catalog.registry import CatalogRegistry
+from jupyterlab_raydata.cli import main
 
 CHX_KEYS = {
     "data path",
@@ -38,11 +37,11 @@ def demo(demo_catalog, tmp_path_factory):
     return catalog
 
 
-def test_demo_runs_look_like_chx(demo):
+def test_demo_runs_look_like_chx(demo, demo_runs):
     page = demo.runs([], limit=100, columns=sorted(CHX_KEYS))
-    assert page.total == DEMO_RUNS
+    assert page.total == demo_runs
     xpcs = [r for r in page.runs if r.plan_name == "count"]
-    assert 0 < len(xpcs) < DEMO_RUNS
+    assert 0 < len(xpcs) < demo_runs
     for row in xpcs:
         assert all(row.columns[k] is not None for k in CHX_KEYS)
     assert len({r.owner for r in page.runs}) > 1 and len({r.columns["cycle"] for r in page.runs}) > 1

@@ -2,7 +2,8 @@
 
 import pytest
 
-from jupyterlab_raydata.catalog.index import RunDocs, RunIndex, flatten
+from jupyterlab_raydata.catalog.documents import RunDocs
+from jupyterlab_raydata.catalog.index import RunIndex, flatten
 from jupyterlab_raydata.catalog.params import SortKey, parse_sort
 from jupyterlab_raydata.catalog.query import parse_query
 from jupyterlab_raydata.errors import BadRequest

@@ -2,7 +2,8 @@ import socket
 
 import pytest
 
-from jupyterlab_raydata.catalog.registry import CatalogRegistry, query_help
+from jupyterlab_raydata.catalog.registry import CatalogRegistry
+from jupyterlab_raydata.catalog.search import query_help
 from jupyterlab_raydata.catalog.specs import InvalidSpec, SQLiteSpec, TiledSpec, parse_spec
 from jupyterlab_raydata.errors import NotFound, Unavailable
 

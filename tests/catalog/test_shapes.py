@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from runwriters import write_image_run, write_run
 
+from jupyterlab_raydata.catalog.catalog import Catalog
 from jupyterlab_raydata.catalog.query import parse_query
-from jupyterlab_raydata.catalog.registry import Catalog
 
 T0 = 1_712_000_000.0
 

@@ -1,5 +1,4 @@
 import pytest
-from conftest import DEMO_RUNS
 
 from jupyterlab_raydata.catalog.registry import CatalogRegistry
 
@@ -12,19 +11,19 @@ def catalog(demo_catalog, tmp_path_factory):
     return registry.get("demo")
 
 
-def test_run_browser_searches_with_the_same_language(catalog):
+def test_run_browser_searches_with_the_same_language(catalog, demo_runs):
     from jupyterlab_raydata.widgets import RunBrowser
 
     browser = RunBrowser(catalog=catalog, columns=["sequence id", "plan_args"])
-    assert browser.status.value.startswith(f"{DEMO_RUNS} of {DEMO_RUNS} runs")
-    assert len(browser.grid.grid_data_in) == DEMO_RUNS
+    assert browser.status.value.startswith(f"{demo_runs} of {demo_runs} runs")
+    assert len(browser.grid.grid_data_in) == demo_runs
     first = browser.grid.grid_data_in[0]
     assert isinstance(first["c1"], str) and first["c0"] is not None  # nested values shown as JSON
 
     browser.query.value = "plan_name=count"
     browser.refresh()
     counts = browser.grid.grid_data_in
-    assert 0 < len(counts) < DEMO_RUNS and all(r["plan_name"] == "count" for r in counts)
+    assert 0 < len(counts) < demo_runs and all(r["plan_name"] == "count" for r in counts)
 
     browser.query.value = 'owner="unclosed'
     browser.refresh()

@@ -3,21 +3,13 @@
 import io
 import json
 import socket
+from datetime import datetime, timedelta
 
 import pytest
 from PIL import Image
 from tornado.httpclient import HTTPClientError
 
-from jupyterlab_raydata.catalog.demo import ensure_demo_catalog
-
-# The same folder and size as tests/catalog's fixture, so a full test run builds it once.
-DEMO_RUNS = 9
-
-
-@pytest.fixture(scope="session")
-def demo_catalog(tmp_path_factory):
-    path, _ = ensure_demo_catalog(tmp_path_factory.getbasetemp() / "shared-demo", DEMO_RUNS)
-    return path
+from jupyterlab_raydata.catalog.demo import IMAGE_KEY
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +69,10 @@ async def test_catalog_list_reports_reachability(api):
     assert not by_name["broken"]["reachable"] and "broken" in by_name["broken"]["reason"]
 
 
-async def test_runs_newest_first_with_columns(api):
+async def test_runs_newest_first_with_columns(api, demo_runs):
     body = await get_json(api, "catalogs", "chx", "runs", columns="sequence id,sample", limit="4")
-    assert body["total"] == DEMO_RUNS and body["offset"] == 0 and body["complete"]
+    assert body["total"] == demo_runs and body["offset"] == 0 and not body["partial"]
+    assert body["indexed_runs"] == body["catalog_runs"] == demo_runs
     times = [r["time"] for r in body["runs"]]
     assert times == sorted(times, reverse=True) and len(times) == 4
     row = body["runs"][0]
@@ -87,27 +80,27 @@ async def test_runs_newest_first_with_columns(api):
     assert set(row["columns"]) == {"sequence id", "sample"}
 
 
-async def test_runs_search_sort_and_paging(api):
+async def test_runs_search_sort_and_paging(api, demo_runs):
     everything = await get_json(api, "catalogs", "chx", "runs", sort="scan_id", limit="100")
     ids = [r["scan_id"] for r in everything["runs"]]
     assert ids == sorted(ids)
     page = await get_json(api, "catalogs", "chx", "runs", sort="scan_id", offset="3", limit="2")
     assert [r["scan_id"] for r in page["runs"]] == ids[3:5] and page["offset"] == 3
     counts = await get_json(api, "catalogs", "chx", "runs", q="plan_name=count")
-    assert 0 < counts["total"] < DEMO_RUNS
+    assert 0 < counts["total"] < demo_runs
     assert all(r["plan_name"] == "count" for r in counts["runs"])
     quoted = await get_json(api, "catalogs", "chx", "runs", q='"sequence id"=1', columns="sequence id")
     assert quoted["total"] > 0 and all(r["columns"]["sequence id"] == 1 for r in quoted["runs"])
     dated = await get_json(api, "catalogs", "chx", "runs", since="2024-01-01", until="1735689600")
-    assert dated["total"] == DEMO_RUNS
+    assert dated["total"] == demo_runs
     assert (await get_json(api, "catalogs", "chx", "runs", since="2030-01-01"))["total"] == 0
 
 
-async def test_columns_and_query_help(api):
+async def test_columns_and_query_help(api, demo_runs):
     body = await get_json(api, "catalogs", "chx", "columns")
     counts = {c["key"]: c["count"] for c in body["columns"]}
-    assert counts["data path"] == DEMO_RUNS == body["total_runs"]
-    assert 0 < counts["number of images"] < DEMO_RUNS
+    assert counts["data path"] == demo_runs == body["total_runs"]
+    assert 0 < counts["number of images"] < demo_runs
     help_ = await get_json(api, "catalogs", "chx", "query-help")
     assert "owner=alice" in help_["query"] and help_["examples"] and help_["sort"] and help_["dates"]
 
@@ -184,3 +177,42 @@ async def test_uid_prefix_search(api):
     uid = await first_uid(api)
     body = await get_json(api, "catalogs", "chx", "runs", q=f"uid={uid[:8]}")
     assert [r["uid"] for r in body["runs"]] == [uid]
+
+
+async def test_until_a_date_means_the_end_of_that_day(api, new_york):
+    runs = (await get_json(api, "catalogs", "chx", "runs", limit="100"))["runs"]
+    run = runs[len(runs) // 2]
+    day = datetime.fromtimestamp(run["time"]).date()  # the run's day in the server's zone
+    same_day = await get_json(api, "catalogs", "chx", "runs", since=day.isoformat(), until=day.isoformat())
+    assert run["uid"] in [r["uid"] for r in same_day["runs"]]
+    assert all(datetime.fromtimestamp(r["time"]).date() == day for r in same_day["runs"])
+    day_before = (day - timedelta(days=1)).isoformat()
+    earlier = await get_json(api, "catalogs", "chx", "runs", until=day_before, limit="100")
+    assert run["uid"] not in [r["uid"] for r in earlier["runs"]]
+    assert all(r["time"] < run["time"] for r in earlier["runs"])
+
+
+async def test_unknown_sort_key_is_400_naming_the_valid_keys(api, demo_runs):
+    code, body = await error_of(api, "catalogs", "chx", "runs", sort="-colour")
+    assert code == 400 and body["error"] == "Unknown sort key"
+    assert "'colour'" in body["detail"] and "sequence id" in body["detail"]
+    assert "time, scan_id, uid, plan_name, owner, exit_status" in body["detail"]
+    good = await get_json(
+        api, "catalogs", "chx", "runs", sort='"sequence id",-time', columns="sequence id", limit="100"
+    )
+    sequences = [r["columns"]["sequence id"] for r in good["runs"]]
+    assert sequences == sorted(sequences) and len(sequences) == demo_runs
+
+
+@pytest.mark.parametrize("uid", ["0", "abcd", "ü", "0000-not-a-uid", "a" * 36])
+async def test_any_unknown_uid_is_404(api, uid):
+    for parts in (("runs", uid), ("runs", uid, "image")):
+        code, body = await error_of(api, "catalogs", "chx", *parts)
+        assert (code, body["error"]) == (404, "Unknown run")
+
+
+async def test_unknown_image_key_is_404_naming_the_keys(api):
+    uid = await first_uid(api, "plan_name=count")
+    code, body = await error_of(api, "catalogs", "chx", "runs", uid, "image", key="eiger1m_single_image")
+    assert (code, body["error"]) == (404, "No such image")
+    assert f"it has {IMAGE_KEY}" in body["detail"]
