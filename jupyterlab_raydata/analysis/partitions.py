@@ -4,7 +4,8 @@ A partition splits the used pixels into ``n_q x n_phi`` bins: q rings cut into a
 Bins are numbered ring by ring and sector by sector within a ring (the combined, 0-based index
 ``i_q · n_phi + i_phi``); the *ROI map* labels each pixel with its bin's rank among the bins that
 hold pixels (1..n, 0 = pixel unused), and ``index_mapping`` gives the combined index of each label.
-The labels are those of :func:`~jupyterlab_raydata.analysis.rois.q_phi_segments` for the same edges.
+The labels are those of :func:`~jupyterlab_raydata.analysis.rois.q_phi_segments` for the same edges,
+but for pixels exactly on the last edge, which the last bin here includes.
 
 XPCS uses two partitions of one mask: a coarse *dynamic* one (where g2 is computed) and a fine
 *static* one nested inside it (for the intensity normalisation).
@@ -75,10 +76,8 @@ class Partition:
 
 
 def axis_edges(lo: float, hi: float, n: int, spacing: str = "linear") -> np.ndarray:
-    """``n`` contiguous bins ``[start, stop)`` tiling ``[lo, hi]``; log spacing needs ``lo > 0``.
-
-    The last bin's stop is nudged just above ``hi`` so that a pixel sitting exactly on ``hi`` (the
-    largest q of the mask, by default) is inside, as pySimpleMask counts it.
+    """``n`` contiguous bins tiling ``[lo, hi]``, equally spaced in value or in log value (which needs
+    ``lo > 0``).
 
     Returns
     -------
@@ -94,7 +93,6 @@ def axis_edges(lo: float, hi: float, n: int, spacing: str = "linear") -> np.ndar
         bounds = np.geomspace(lo, hi, n + 1)
     else:
         raise ValueError(f"spacing must be 'linear' or 'log', got {spacing!r}")
-    bounds[-1] = np.nextafter(hi, np.inf)
     return np.column_stack([bounds[:-1], bounds[1:]])
 
 
@@ -105,9 +103,14 @@ def _centres(edges: np.ndarray, spacing: str) -> np.ndarray:
 
 
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """1-based bin of each value for contiguous half-open edges, 0 outside."""
+    """1-based bin of each value for contiguous edges, 0 outside.
+
+    Bins are half-open ``[start, stop)`` except the last, which also holds its stop: the pixel with
+    the largest q of the mask (the default range's end) is inside, as pySimpleMask counts it.
+    """
     bounds = np.append(edges[:, 0], edges[-1, 1])
     index = np.searchsorted(bounds, values, side="right")
+    index[values == bounds[-1]] = len(edges)
     index[(index < 1) | (index > len(edges))] = 0
     return index
 
@@ -122,9 +125,10 @@ def qphi_partition(q_map, phi_map, mask, q_edges, phi_edges, spacing: str = "lin
     mask : array_like of bool
         True = pixel used.
     q_edges : array_like, shape ``(n_q, 2)``
-        Contiguous ring edges in increasing order (:func:`axis_edges`).
+        Contiguous ring edges in increasing order (:func:`axis_edges`); each ring is ``[inner, outer)``
+        except the last, ``[inner, outer]``.
     phi_edges : array_like, shape ``(n_phi, 2)``
-        Contiguous sector edges in increasing order, within ``[-180, 180]``.
+        Contiguous sector edges in increasing order, within ``[-180, 180]`` (the same rule).
     spacing : {"linear", "log"}
         How the ring centres (``v_list_dim0``) are taken.
 

@@ -1,0 +1,269 @@
+"""A mask recipe: everything needed to make a mask again, as JSON.
+
+Composition starts from every pixel used; each enabled layer, in order, then *excludes* its region
+(those pixels become masked) or *includes* it (they become used again); ``invert`` swaps the result.
+A layer's region is:
+
+* a shape (circle, annulus, rectangle, polygon, line of given width, beam stop): the pixels inside;
+* a q or phi range: the pixels whose q (Å⁻¹) or azimuth (degrees) is in range;
+* a threshold on the chosen run: the pixels it flags (hot, dead, never counting, out of a value
+  range, outliers within their q ring);
+* a mask array (one from the library, or an uploaded file): the pixels *that mask* leaves unused.
+  Uploaded files carry their polarity: ``used`` when non-zero means a used pixel (pyCHX, APS),
+  ``masked`` when non-zero means a masked pixel (silx, pyFAI, EDF ``masked_value``).
+
+Coordinates are ``(row, col)`` pixels with pixel centres on integers; azimuths follow
+:func:`~jupyterlab_raydata.analysis.geometry.phi_map` (degrees from +col towards +row).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RECIPE_VERSION = 1
+MAX_LAYERS = 200
+MAX_VERTICES = 10_000
+MAX_SIDE = 20_000
+#: What a saved ``mask.npy`` holds, written into every saved recipe so the file explains itself.
+CONVENTION = "mask.npy: True (1) = pixel used, False (0) = masked (the pyCHX / APS convention)"
+
+Mode = Literal["include", "exclude"]
+Polarity = Literal["used", "masked"]
+Coordinate = Annotated[float, Field(ge=-1e6, le=1e6)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Layer(_Model):
+    id: str = Field("", max_length=64, description="The client's handle for the layer; any string.")
+    mode: Mode = "exclude"
+    enabled: bool = True
+    note: str = Field("", max_length=200, description="A free label shown in the layer list.")
+
+
+class Circle(_Layer):
+    kind: Literal["circle"] = "circle"
+    row: Coordinate
+    col: Coordinate
+    radius: float = Field(gt=0, le=1e6)
+
+
+class Annulus(_Layer):
+    kind: Literal["annulus"] = "annulus"
+    row: Coordinate
+    col: Coordinate
+    r_inner: float = Field(ge=0, le=1e6)
+    r_outer: float = Field(gt=0, le=1e6)
+
+    @model_validator(mode="after")
+    def _radii(self):
+        if self.r_outer <= self.r_inner:
+            raise ValueError(f"r_outer ({self.r_outer}) must exceed r_inner ({self.r_inner})")
+        return self
+
+
+class Rectangle(_Layer):
+    """Pixel centres with ``min(row0, row1) <= row < max(row0, row1)`` (and the same for columns)."""
+
+    kind: Literal["rectangle"] = "rectangle"
+    row0: Coordinate
+    col0: Coordinate
+    row1: Coordinate
+    col1: Coordinate
+
+
+class Polygon(_Layer):
+    kind: Literal["polygon"] = "polygon"
+    vertices: list[tuple[Coordinate, Coordinate]] = Field(min_length=3, max_length=MAX_VERTICES)
+
+
+class Line(_Layer):
+    kind: Literal["line"] = "line"
+    row0: Coordinate
+    col0: Coordinate
+    row1: Coordinate
+    col1: Coordinate
+    width: float = Field(gt=0, le=1e5)
+
+
+class Beamstop(_Layer):
+    """A disc and, optionally, its arm to the detector edge; centred on the beam unless placed."""
+
+    kind: Literal["beamstop"] = "beamstop"
+    row: Coordinate | None = Field(None, description="Centre row; null = the beam centre of the geometry.")
+    col: Coordinate | None = None
+    radius: float = Field(gt=0, le=1e6)
+    arm_angle: float | None = Field(None, ge=-360, le=360, description="Arm direction, degrees; null = none.")
+    arm_width: float = Field(0.0, ge=0, le=1e5)
+
+
+class QRange(_Layer):
+    kind: Literal["q_range"] = "q_range"
+    q_min: float | None = Field(None, ge=0, description="Å⁻¹; null = no lower bound.")
+    q_max: float | None = Field(None, gt=0, description="Å⁻¹; null = no upper bound.")
+
+
+class PhiRange(_Layer):
+    kind: Literal["phi_range"] = "phi_range"
+    start: float = Field(ge=-180, le=180)
+    stop: float = Field(ge=-180, le=180)
+
+
+class HotPixels(_Layer):
+    """Pixels far above the median of their neighbourhood (Poisson z-score, robust spread)."""
+
+    kind: Literal["hot_pixels"] = "hot_pixels"
+    sigma: float = Field(8.0, gt=0, le=1e6)
+    window: int = Field(3, ge=3, le=15)
+
+
+class DeadPixels(_Layer):
+    """Pixels at or below ``fraction`` of the median of their neighbourhood."""
+
+    kind: Literal["dead_pixels"] = "dead_pixels"
+    fraction: float = Field(0.0, ge=0, le=1)
+    window: int = Field(3, ge=3, le=15)
+
+
+class NeverCounted(_Layer):
+    """Pixels that stay at zero (or are not a number) in every frame read."""
+
+    kind: Literal["never_counted"] = "never_counted"
+
+
+class ValueRange(_Layer):
+    """Pixels of the average image below ``vmin`` or above ``vmax`` (or not finite)."""
+
+    kind: Literal["value_range"] = "value_range"
+    vmin: float | None = None
+    vmax: float | None = None
+
+
+class RingOutliers(_Layer):
+    """Pixels more than ``sigma`` robust deviations from the median of their q ring."""
+
+    kind: Literal["ring_outliers"] = "ring_outliers"
+    n_rings: int = Field(100, ge=1, le=5000)
+    sigma: float = Field(5.0, gt=0, le=1e6)
+
+
+class LibraryMask(_Layer):
+    kind: Literal["library"] = "library"
+    name: str = Field(max_length=128)
+
+
+class UploadedMask(_Layer):
+    kind: Literal["upload"] = "upload"
+    upload: str = Field(pattern=r"^[0-9a-f]{8,64}$", description="The id the upload answered with.")
+    source: str = Field("", max_length=300, description="Where it came from (file, ZIP member, dataset).")
+    polarity: Polarity = "used"
+
+
+Layer = Annotated[
+    Circle
+    | Annulus
+    | Rectangle
+    | Polygon
+    | Line
+    | Beamstop
+    | QRange
+    | PhiRange
+    | HotPixels
+    | DeadPixels
+    | NeverCounted
+    | ValueRange
+    | RingOutliers
+    | LibraryMask
+    | UploadedMask,
+    Field(discriminator="kind"),
+]
+
+#: Layers whose region depends on the run's images.
+IMAGE_LAYERS = ("hot_pixels", "dead_pixels", "never_counted", "value_range", "ring_outliers")
+#: Layers whose region depends on the geometry.
+GEOMETRY_LAYERS = ("q_range", "phi_range", "ring_outliers")
+
+
+class RunRef(_Model):
+    catalog: str = Field(max_length=200)
+    uid: str = Field(max_length=200)
+    key: str | None = Field(None, max_length=200, description="Detector image key; default the first.")
+
+
+class GeometryOverrides(_Model):
+    beam_center_row: float | None = Field(None, ge=-1e6, le=1e6)
+    beam_center_col: float | None = Field(None, ge=-1e6, le=1e6)
+    distance_m: float | None = Field(None, gt=0, le=1e4)
+    wavelength_A: float | None = Field(None, gt=0, le=1e3)
+    energy_keV: float | None = Field(None, gt=0, le=1e4)
+    pixel_size_m: float | None = Field(None, gt=0, le=1)
+
+
+class GeometrySpec(_Model):
+    """Where the geometry comes from: the run's start document with overrides, the overrides alone
+    (``manual``), or a pyFAI calibration (``poni``, the file's text)."""
+
+    source: Literal["metadata", "manual", "poni"] = "metadata"
+    overrides: GeometryOverrides = GeometryOverrides()
+    poni: str | None = Field(None, max_length=65_536)
+
+    @model_validator(mode="after")
+    def _poni_text(self):
+        if self.source == "poni" and not self.poni:
+            raise ValueError("a 'poni' geometry needs the PONI file's text in 'poni'")
+        return self
+
+
+class Bins(_Model):
+    q: int = Field(ge=1, le=2000)
+    phi: int = Field(1, ge=1, le=3600)
+
+
+class RoiSpec(_Model):
+    """q rings (``phi`` bins of 1) or q-phi partitions, dynamic and static as the APS tools use them."""
+
+    kind: Literal["rings", "qphi"] = "rings"
+    dynamic: Bins = Bins(q=10)
+    static: Bins = Bins(q=100)
+    q_min: float | None = Field(None, ge=0, description="Å⁻¹; null = smallest q of the used pixels.")
+    q_max: float | None = Field(None, gt=0, description="Å⁻¹; null = largest q of the used pixels.")
+    spacing: Literal["linear", "log"] = "linear"
+    phi_min: float = Field(-180.0, ge=-180, le=180)
+    phi_max: float = Field(180.0, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.kind == "rings" and (self.dynamic.phi != 1 or self.static.phi != 1):
+            raise ValueError("q rings have one phi bin; use kind 'qphi' for sectors")
+        if self.static.q % self.dynamic.q or self.static.phi % self.dynamic.phi:
+            raise ValueError(
+                f"static bins ({self.static.q}, {self.static.phi}) must be multiples of the dynamic "
+                f"bins ({self.dynamic.q}, {self.dynamic.phi})"
+            )
+        if self.q_min is not None and self.q_max is not None and self.q_max <= self.q_min:
+            raise ValueError(f"q_max ({self.q_max}) must exceed q_min ({self.q_min})")
+        if self.phi_max <= self.phi_min:
+            raise ValueError(f"phi_max ({self.phi_max}) must exceed phi_min ({self.phi_min})")
+        return self
+
+
+class Recipe(_Model):
+    """How a mask is made; ``mask.npy`` is this recipe applied to ``run``'s images."""
+
+    version: Literal[1] = RECIPE_VERSION
+    shape: tuple[Annotated[int, Field(ge=1, le=MAX_SIDE)], Annotated[int, Field(ge=1, le=MAX_SIDE)]]
+    run: RunRef | None = None
+    layers: list[Layer] = Field(default_factory=list, max_length=MAX_LAYERS)
+    invert: bool = False
+    geometry: GeometrySpec | None = Field(None, description="Null = the run's metadata, when there is a run.")
+    rois: RoiSpec | None = None
+
+    def geometry_spec(self) -> GeometrySpec | None:
+        """The geometry to use: the explicit one, else the run's metadata, else none."""
+        if self.geometry is not None:
+            return self.geometry
+        return GeometrySpec() if self.run is not None else None
