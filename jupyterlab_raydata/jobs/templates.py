@@ -16,7 +16,8 @@ A template is an ordinary notebook. Its notebook metadata holds a ``raydata`` bl
     }
 
 and one code cell tagged ``parameters`` (papermill's convention) assigning every parameter of the
-schema, with the schema's default, plus the parameters every job injects (:data:`INJECTED`).
+schema, with the schema's default, plus the parameters every job injects (:data:`INJECTED`). The
+cell's order is the order of the listed schema's properties (the order of a form).
 
 Folders are searched in order, the user's before the shipped :data:`SHIPPED_DIR`, and the first
 template of a name wins, so a beamline overrides ``xpcs_saxs`` by putting its own ``xpcs_saxs.ipynb``
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import json
 import logging
 import re
 from pathlib import Path
@@ -121,17 +123,26 @@ def _read(path: Path, source: Path) -> TemplateInfo:
     import nbformat
 
     try:
-        nb = nbformat.read(path, as_version=4)
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"cannot read the file: {exc}") from None
-    except nbformat.reader.NotJSONError:
-        raise TemplateError("not a notebook: the file is not valid JSON") from None
-    except Exception as exc:  # nbformat raises several types for files that are JSON but no notebook
-        raise TemplateError(f"not a notebook: {_one_line(exc)}") from None
+    except json.JSONDecodeError as exc:
+        raise TemplateError(
+            f"not a notebook: invalid JSON at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("nbformat"), int):
+        raise TemplateError("not a notebook: no nbformat version")
     try:
+        nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
-        raise TemplateError(f"not a valid notebook: {_one_line(exc.message)}") from None
+        where = "/".join(str(p) for p in exc.absolute_path)
+        # Messages about a whole cell quote all of it: name the place instead.
+        problem = exc.message if len(exc.message) <= 120 else "does not follow the notebook format"
+        raise TemplateError(f"not a valid notebook: {where + ': ' if where else ''}{problem}") from None
+    except Exception as exc:  # nbformat's other refusals (an unknown version, a failed conversion)
+        raise TemplateError(f"not a notebook: {_one_line(exc)}") from None
     block = nb.metadata.get("raydata")
     if block is None:
         raise TemplateError("no 'raydata' block in the notebook metadata")
@@ -145,8 +156,7 @@ def _read(path: Path, source: Path) -> TemplateInfo:
         raise TemplateError(
             f"bad template name '{meta.name}': use letters, digits, '_' and '-', starting with a letter"
         )
-    schema = check_schema(meta.parameters)
-    check_parameters_cell(nb, schema)
+    schema = check_parameters_cell(nb, check_schema(meta.parameters))
     kernel = meta.kernel or nb.metadata.get("kernelspec", {}).get("name") or DEFAULT_KERNEL
     return TemplateInfo(
         name=meta.name,
@@ -226,11 +236,17 @@ def parameters_cell(nb) -> Any:
     return None
 
 
-def check_parameters_cell(nb, schema: dict) -> None:
+def check_parameters_cell(nb, schema: dict) -> dict:
     """Check that the ``parameters`` cell assigns exactly the schema's parameters, with its defaults.
 
     Injected parameters may (and should, so the notebook runs by hand) be assigned there too. A value
     that is not a Python literal cannot be compared and is accepted as it is.
+
+    Returns
+    -------
+    dict
+        The schema with its properties in the order the cell assigns them: Jupyter saves notebook
+        metadata with sorted keys, so the cell, which the author arranged, orders the form.
 
     Raises
     ------
@@ -271,6 +287,8 @@ def check_parameters_cell(nb, schema: dict) -> None:
                 f"parameter '{name}' is {value!r} in the parameters cell but {default!r} "
                 "in the schema's default"
             )
+    ordered = {name: properties[name] for name in assigned if name in properties}
+    return {**schema, "properties": ordered} if properties else schema
 
 
 class TemplateRegistry:
