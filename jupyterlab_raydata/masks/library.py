@@ -106,7 +106,8 @@ class MaskLibrary:
             if is_valid_name(entry.name) and (entry / MASK_FILE).is_file()
         )
 
-    def _existing(self, name: str) -> Path:
+    def folder(self, name: str) -> Path:
+        """The folder of the saved mask ``name``; :class:`NotFound` naming the library if none."""
         folder = self.path(name)
         if not (folder / MASK_FILE).is_file():
             raise NotFound("Unknown mask", f"There is no mask '{name}' in the mask library {self.root}.")
@@ -120,14 +121,14 @@ class MaskLibrary:
         NotFound
             Naming the library folder, when there is no such mask.
         """
-        array = np.load(self._existing(name) / MASK_FILE, allow_pickle=False)
+        array = np.load(self.folder(name) / MASK_FILE, allow_pickle=False)
         if array.ndim != 2:
             raise BadRequest("Corrupt mask", f"Mask '{name}' holds a {array.ndim}-D array, not an image.")
         return array.astype(bool, copy=False)
 
     def recipe(self, name: str) -> dict:
         """The saved recipe of ``name`` (an empty dict for a folder that has none)."""
-        path = self._existing(name) / RECIPE_FILE
+        path = self.folder(name) / RECIPE_FILE
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
@@ -137,14 +138,14 @@ class MaskLibrary:
 
     def source(self, name: str, relative: str) -> np.ndarray:
         """An array the recipe of ``name`` refers to under ``sources/`` (e.g. ``upload/ab12.npy``)."""
-        folder = self._existing(name) / SOURCES_DIR
+        folder = self.folder(name) / SOURCES_DIR
         path = (folder / relative).resolve()
         if not path.is_relative_to(folder.resolve()) or not path.is_file():
             raise NotFound("Missing source", f"Mask '{name}' has no source file '{relative}'.")
         return np.load(path, allow_pickle=False)
 
     def modified(self, name: str) -> float:
-        return (self._existing(name) / MASK_FILE).stat().st_mtime
+        return (self.folder(name) / MASK_FILE).stat().st_mtime
 
     def save(
         self,
@@ -213,13 +214,13 @@ class MaskLibrary:
             os.replace(work, folder)
 
     def delete(self, name: str) -> None:
-        folder = self._existing(name)
+        folder = self.folder(name)
         trash = self.root / f"{_WORK_PREFIX}{secrets.token_hex(6)}"
         os.replace(folder, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
     def rename(self, name: str, new_name: str) -> Path:
-        folder = self._existing(name)
+        folder = self.folder(name)
         target = self.path(new_name)
         if target.exists():
             raise Conflict("Mask exists", f"A mask named '{new_name}' is already in the library.")
@@ -227,7 +228,7 @@ class MaskLibrary:
         return target
 
     def duplicate(self, name: str, new_name: str) -> Path:
-        folder = self._existing(name)
+        folder = self.folder(name)
         target = self.path(new_name)
         if target.exists():
             raise Conflict("Mask exists", f"A mask named '{new_name}' is already in the library.")

@@ -292,7 +292,8 @@ class MaskService:
         total = sum(len(data) for _, data in files)
         if total > self.limits.max_bytes:
             raise BadRequest(
-                "Upload refused", f"the upload has {total} bytes, over the {self.limits.max_bytes} allowed"
+                "Upload refused",
+                f"the upload has {total} bytes, over the {self.limits.max_bytes} bytes allowed",
             )
         parsed = [
             item
@@ -323,7 +324,7 @@ class MaskService:
         return str(root)
 
     def summary(self, name: str) -> MaskSummary:
-        folder = self.library.path(name)
+        folder = self.library.folder(name)
         mask = np.load(folder / MASK_FILE, mmap_mode="r", allow_pickle=False)
         used = int(np.count_nonzero(mask))
         recipe = self.library.recipe(name)

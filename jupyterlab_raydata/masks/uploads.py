@@ -75,7 +75,7 @@ def _check_array_header(where: str, shape: tuple, dtype: np.dtype, expected, lim
         raise _fail(where, f"a mask holds numbers, this array has type {dtype}")
     size = int(np.prod(shape)) * dtype.itemsize
     if size > limits.max_inflated:
-        raise _fail(where, f"the array would take {size} bytes, over the {limits.max_inflated} allowed")
+        raise _fail(where, f"the array would take {size} bytes, over the {limits.max_inflated} bytes allowed")
 
 
 def _read_npy(where: str, data: bytes, expected, limits: Limits) -> np.ndarray:
@@ -235,7 +235,7 @@ def _read_zip(where: str, data: bytes, expected, limits: Limits, dataset) -> lis
     declared = sum(i.file_size for i in files)
     if declared > limits.max_inflated:
         raise _fail(
-            where, f"the archive inflates to {declared} bytes, over the {limits.max_inflated} allowed"
+            where, f"the archive inflates to {declared} bytes, over the {limits.max_inflated} bytes allowed"
         )
     wanted = [
         i
@@ -289,7 +289,7 @@ def parse_upload(
     """
     where = PurePosixPath(filename.replace("\\", "/")).name or "upload"
     if len(data) > limits.max_bytes:
-        raise _fail(where, f"the file has {len(data)} bytes, over the {limits.max_bytes} allowed")
+        raise _fail(where, f"the file has {len(data)} bytes, over the {limits.max_bytes} bytes allowed")
     suffix = PurePosixPath(where).suffix.lower()
     if suffix == ".zip":
         return _read_zip(where, data, expected_shape, limits, dataset)

@@ -212,7 +212,7 @@ def test_zip_bombs_are_refused_before_inflating(used):
 
 
 def test_size_limit_and_unknown_types_and_corrupt_files():
-    assert "over the 65536 allowed" in refused("big.npy", b"\0" * (LIMITS.max_bytes + 1))
+    assert "over the 65536 bytes allowed" in refused("big.npy", b"\0" * (LIMITS.max_bytes + 1))
     assert "unsupported file type" in refused("mask.png", b"\x89PNG")
     for name in ("m.npy", "m.tif", "m.edf", "m.h5", "m.zip"):
         detail = refused(name, b"this is not a mask file at all" * 10)
