@@ -187,11 +187,10 @@ class FileHandler(JobHandler):
     async def get(self, job_id, path):
         found, media = await asyncio.to_thread(self.queue.file, self.requester, int(job_id), path)
         data = await asyncio.to_thread(found.read_bytes)
-        self.set_header("Content-Type", media)
         self.set_header("X-Content-Type-Options", "nosniff")
         # A job's files are the notebook's output: never let an SVG or HTML file run script here.
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self' data:")
-        self.finish(data)
+        self.finish(data, set_content_type=media)
 
 
 class AutoAnalysisHandler(JobHandler):

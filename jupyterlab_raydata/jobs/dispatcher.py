@@ -283,7 +283,7 @@ class Dispatcher:
     def _settle(self, job: _Running) -> None:
         self._report(job)
         try:
-            result = JobStatus(**job.future.result(timeout=0))
+            result = JobStatus(**job.future.result(timeout=60))
             state, failure = result.state, result.failure
         except CancelledError:
             state, failure = "cancelled", None

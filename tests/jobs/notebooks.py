@@ -48,3 +48,19 @@ def prepare(
     )
     folder.create(spec)
     return folder
+
+
+def write_template(folder: Path, name: str, cells: list[str], properties: dict | None = None) -> Path:
+    """A template ``name`` in ``folder``: the parameters cell assigns the injected parameters and
+    every property's default; the notebook metadata describes them."""
+    properties = properties or {}
+    parameters = PARAMETERS + "".join(f"{key} = {prop['default']!r}\n" for key, prop in properties.items())
+    path = write_notebook(folder / f"{name}.ipynb", cells, parameters=parameters)
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["raydata"] = {
+        "name": name,
+        "title": f"Test template {name}",
+        "parameters": {"type": "object", "properties": properties},
+    }
+    nbformat.write(nb, path)
+    return path
