@@ -86,7 +86,19 @@ class RaydataHandler(APIHandler):
             return
         super().log_exception(typ, value, tb)
 
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP verbs this handler answers (those it defines rather than inherits from tornado)."""
+        return [
+            verb
+            for verb in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+            if getattr(cls, verb.lower()) is not getattr(web.RequestHandler, verb.lower())
+        ]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if status_code == 405:
+            # RFC 9110: a 405 names the methods the resource does support.
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, RaydataError):
             body = ErrorResponse(error=exc.error, detail=exc.detail)

@@ -74,7 +74,9 @@ class ColumnsHandler(RaydataHandler):
 
 
 class QueryHelpHandler(RaydataHandler):
-    api = {"get": Endpoint("Help text for the search box, sort and dates", response=QueryHelp, errors=(404,))}
+    api = {
+        "get": Endpoint("Help text for the search box, sort and dates", response=QueryHelp, errors=(404, 503))
+    }
 
     @web.authenticated
     @authorized

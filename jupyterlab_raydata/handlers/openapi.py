@@ -42,10 +42,25 @@ def _schema_ref(model: type[BaseModel], schemas: dict) -> dict:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _operation(endpoint: Endpoint, path_params: list[str], schemas: dict) -> dict:
+def _query_schema(model: type[BaseModel], name: str) -> dict:
+    """The JSON schema of one query parameter: the field's own (types, bounds, enums), as a query
+    string carries it (never null; a field that also takes a list is written as one string)."""
+    schema = dict(model.model_json_schema()["properties"][name])
+    for said_elsewhere in ("title", "description"):
+        schema.pop(said_elsewhere, None)
+    options = [o for o in schema.pop("anyOf", []) if o.get("type") not in ("null", "array")]
+    if options:
+        schema.update(options[0])
+    if schema.get("default") is None:
+        schema.pop("default", None)
+    return schema
+
+
+def _operation(endpoint: Endpoint, path_params: dict[str, str], schemas: dict) -> dict:
     op: dict = {"summary": endpoint.summary, "parameters": [], "responses": {}}
-    for name in path_params:
-        op["parameters"].append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+    for name, regex in path_params.items():
+        schema = {"type": "string", "minLength": 1, "pattern": f"^{regex}$"}
+        op["parameters"].append({"name": name, "in": "path", "required": True, "schema": schema})
     if endpoint.query is not None:
         for name, field in endpoint.query.model_fields.items():
             op["parameters"].append(
@@ -54,7 +69,7 @@ def _operation(endpoint: Endpoint, path_params: list[str], schemas: dict) -> dic
                     "in": "query",
                     "required": field.is_required(),
                     "description": field.description or "",
-                    "schema": {"type": "string"},
+                    "schema": _query_schema(endpoint.query, name),
                 }
             )
     if endpoint.body is not None:
@@ -81,7 +96,7 @@ def build_openapi(routes: list[tuple[str, type]]) -> dict:
     paths: dict = {}
     schemas: dict = {}
     for pattern, handler in routes:
-        params = re.findall(r"\(\?P<(\w+)>", pattern)
+        params = dict(re.findall(r"\(\?P<(\w+)>([^)]*)\)", pattern))
         ops = {verb: _operation(ep, params, schemas) for verb, ep in handler.api.items()}
         if ops:
             paths[openapi_path(pattern)] = ops

@@ -5,7 +5,9 @@ import pytest
 from runwriters import write_image_run, write_run
 
 from jupyterlab_raydata.catalog.catalog import Catalog
+from jupyterlab_raydata.catalog.preview import render_png
 from jupyterlab_raydata.catalog.query import parse_query
+from jupyterlab_raydata.errors import NotFound
 
 T0 = 1_712_000_000.0
 
@@ -60,3 +62,15 @@ def test_streams_frames_and_preview(shaped):
     assert png.startswith(b"\x89PNG") and not cached
     assert catalog.preview(image_uid, kind="frame", index=7) == (png, True)
     assert catalog.run(plain_uid).image_keys == []
+
+
+def test_previews_show_the_frame_or_average_asked_for(shaped):
+    _, catalog, frames, image_uid, _ = shaped
+    seven, cached = catalog.preview(image_uid, kind="frame", index=7, scale="linear")
+    assert not cached and seven == render_png(frames[7].astype(np.float64), scale="linear")
+    eight, _ = catalog.preview(image_uid, kind="frame", index=8, scale="linear")
+    assert eight != seven and eight == render_png(frames[8].astype(np.float64), scale="linear")
+    average, _ = catalog.preview(image_uid, kind="average", max_size=20)
+    assert average == render_png(frames.astype(np.float64).mean(axis=0), scale="log", max_size=20)
+    with pytest.raises(NotFound, match="no image key 'eiger4m_single_image'"):
+        catalog.preview(image_uid, key="eiger4m_single_image")

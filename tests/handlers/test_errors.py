@@ -99,3 +99,12 @@ async def test_unknown_api_route_is_json_404(jp_fetch):
     code, body = await _error(jp_fetch, "raydata", "api", "no", "such", "thing")
     assert code == 404
     assert body == {"error": "Unknown endpoint", "detail": "There is no Raydata API route 'no/such/thing'."}
+
+
+async def test_a_method_a_route_does_not_have_is_405_naming_the_allowed_ones(jp_fetch):
+    for path, method in (("catalogs", "DELETE"), ("health", "POST")):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch("raydata", "api", path, method=method, body=b"{}" if method == "POST" else None)
+        assert info.value.code == 405
+        assert info.value.response.headers["Allow"] == "GET, OPTIONS"
+        assert json.loads(info.value.response.body)["error"] == "Method Not Allowed"
