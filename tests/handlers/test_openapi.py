@@ -44,4 +44,5 @@ def test_every_operation_documents_its_answer_and_403():
     for path, operations in spec["paths"].items():
         for verb, operation in operations.items():
             assert operation["summary"], f"{verb} {path} has no summary"
-            assert {"200", "403"} <= set(operation["responses"]), f"{verb} {path}"
+            codes = set(operation["responses"])
+            assert "403" in codes and any(c.startswith("2") for c in codes), f"{verb} {path}"
