@@ -191,13 +191,11 @@ class Raydata(ExtensionApp):
     def requester(self, user) -> str:
         """Who is asking, for ownership of jobs.
 
-        jupyter_server's own identity provider gives every token user a new anonymous name, so on a
-        plain server every request is the server's owner; under JupyterHub (or any other identity
-        provider) the names are real.
+        jupyter_server's own identity providers (token, password) know no user names: every token user
+        gets a new anonymous name, so on a plain server every request is the server's owner. Under
+        JupyterHub (or any other identity provider) the names are real.
         """
-        from jupyter_server.auth.identity import IdentityProvider
-
-        if type(self.serverapp.identity_provider) is IdentityProvider:
+        if type(self.serverapp.identity_provider).__module__ == "jupyter_server.auth.identity":
             return self.owner
         return user.username
 
