@@ -160,12 +160,10 @@ class Dispatcher:
 
     # -- recovery -----------------------------------------------------------------------------------
 
-    def _orphans(self) -> list[JobRecord]:
-        running = self.store.list(JobQuery(state=["running"], owner=self.owner, limit=1000)).jobs
-        return [r for r in running if r.server_id != self.server_id and r.id not in self._running]
-
     def _recover(self) -> None:
-        orphans = self._orphans()
+        orphans = self.store.recoverable(
+            self.owner, self.server_key, self.server_id, stale_s=self.times.stale
+        )
         if not orphans:
             return
         # Stop what may still run of them before they can be queued again: nothing runs twice at once.

@@ -511,28 +511,9 @@ class JobStore:
             The jobs changed, in queue order.
         """
         with self._transaction("queue") as session:
-            jobs = session.scalars(
-                select(_Job)
-                .where(
-                    _Job.state == "running",
-                    _Job.owner == owner,
-                    or_(_Job.server_id.is_(None), _Job.server_id != server_id),
-                )
-                .order_by(_Job.position, _Job.id)
-                .with_for_update()
-            ).all()
-            servers = {
-                server.id: server
-                for server in session.scalars(
-                    select(_Server).where(_Server.id.in_({job.server_id for job in jobs if job.server_id}))
-                )
-            }
-            now = time.time()
             changed = []
-            for job in jobs:
-                server = servers.get(job.server_id)
-                if server is not None and server.key != server_key and server.last_seen >= now - stale_s:
-                    continue
+            now = time.time()
+            for job in self._recoverable(session, owner, server_key, server_id, stale_s, lock=True):
                 if job.cancel_requested:
                     job.state, job.finished = "cancelled", now
                 elif job.attempts < max_attempts:
@@ -543,6 +524,42 @@ class JobStore:
                 job.cancel_requested = False
                 changed.append(job)
             return [JobRecord.model_validate(job) for job in changed]
+
+    def recoverable(self, owner: str, server_key: str, server_id: str, *, stale_s: float) -> list[JobRecord]:
+        """The jobs :meth:`recover` would take back now, without changing them (their runners may have
+        to be stopped first)."""
+        with self._transaction("read") as session:
+            jobs = self._recoverable(session, owner, server_key, server_id, stale_s, lock=False)
+            return [JobRecord.model_validate(job) for job in jobs]
+
+    @staticmethod
+    def _recoverable(
+        session: Session, owner: str, server_key: str, server_id: str, stale_s: float, *, lock: bool
+    ) -> list[_Job]:
+        query = (
+            select(_Job)
+            .where(
+                _Job.state == "running",
+                _Job.owner == owner,
+                or_(_Job.server_id.is_(None), _Job.server_id != server_id),
+            )
+            .order_by(_Job.position, _Job.id)
+        )
+        jobs = session.scalars(query.with_for_update() if lock else query).all()
+        servers = {
+            server.id: server
+            for server in session.scalars(
+                select(_Server).where(_Server.id.in_({job.server_id for job in jobs if job.server_id}))
+            )
+        }
+        now = time.time()
+        return [
+            job
+            for job in jobs
+            if (server := servers.get(job.server_id)) is None
+            or server.key == server_key
+            or server.last_seen < now - stale_s
+        ]
 
     # -- automatic analysis ----------------------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""Two dispatchers (two servers of one user) on one job store: every job runs exactly once, within the
+global limit, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from notebooks import write_notebook
+
+from jupyterlab_raydata.context import KernelSettings
+from jupyterlab_raydata.jobs.dispatcher import Dispatcher, DispatcherTimes, Limits
+from jupyterlab_raydata.jobs.executors import DaskExecutor
+from jupyterlab_raydata.jobs.folder import JobSpec
+from jupyterlab_raydata.jobs.store import JobQuery, JobStore, NewJob
+
+RECORD = "import os\nwith open({path!r}, 'a') as f:\n    f.write(os.environ['RAYDATA_JOB_ID'] + '\\n')"
+JOBS = 6
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_two_dispatchers_on_one_store_run_every_job_once(store_url, tmp_path):
+    ran = tmp_path / "ran.txt"
+    template = write_notebook(tmp_path / "record.ipynb", ["# Record", RECORD.format(path=str(ran))])
+    settings = KernelSettings(data_dir=str(tmp_path / "data"), masks_dir=str(tmp_path / "masks"))
+
+    def prepare(record) -> JobSpec:
+        return JobSpec(
+            job_id=str(record.id),
+            template="record",
+            template_path=str(template),
+            catalog=record.catalog,
+            uid=record.uid,
+            settings=settings,
+            folder=str(tmp_path / "results" / f"job-{record.id}-attempt{record.attempts}"),
+        )
+
+    stores = [JobStore(store_url), JobStore(store_url)]
+    stores[0].add(
+        [
+            NewJob(
+                owner="alice",
+                catalog="demo",
+                uid=f"{i:032x}",
+                scan_id=i,
+                template="record",
+                parameters={},
+                mask=None,
+            )
+            for i in range(JOBS)
+        ]
+    )
+    executors = [
+        DaskExecutor({"kwargs": {"n_workers": 2, "threads_per_worker": 1, "processes": False}})
+        for _ in range(2)
+    ]
+    dispatchers = [
+        Dispatcher(
+            store,
+            executor,
+            owner="alice",
+            server_key=f"server-{n}",
+            prepare=prepare,
+            emit=lambda schema, data: None,
+            limits=Limits(total=2, per_user=2),
+            times=DispatcherTimes(tick=0.05),
+        )
+        for n, (store, executor) in enumerate(zip(stores, executors, strict=True))
+    ]
+    try:
+        for dispatcher in dispatchers:
+            dispatcher.start()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            jobs = stores[0].list(JobQuery(limit=100)).jobs
+            if all(j.state in ("completed", "failed", "cancelled") for j in jobs):
+                break
+            time.sleep(0.2)
+    finally:
+        for dispatcher in dispatchers:
+            dispatcher.stop()
+        for executor in executors:
+            executor.close()
+
+    jobs = stores[0].list(JobQuery(limit=100, sort="id")).jobs
+    assert [j.state for j in jobs] == ["completed"] * JOBS
+    assert [j.attempts for j in jobs] == [1] * JOBS
+    assert sorted(ran.read_text().split()) == sorted(str(j.id) for j in jobs)
+    # Never more than the global limit at once: count overlaps at every start.
+    for job in jobs:
+        overlapping = [o for o in jobs if o.started <= job.started < o.finished]
+        assert len(overlapping) <= 2
+    assert {j.server_id for j in jobs} <= {d.server_id for d in dispatchers}
+    for store in stores:
+        store.close()
