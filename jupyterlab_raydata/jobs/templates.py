@@ -39,6 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import BadRequest, NotFound
+from ..masks.library import check_name as check_mask_name
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,6 @@ DEFAULT_KERNEL = "python3"
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _PARAMETER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A saved mask's name: one plain file name, no folders.
-_MASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
 
 
 class TemplateMetadata(BaseModel):
@@ -383,7 +382,7 @@ def validate_parameters(info: TemplateInfo, params: dict, *, mask: str | None) -
     ------
     BadRequest
         For a broken template, an injected or unknown parameter, a value the schema refuses (naming
-        the field) or a malformed mask name.
+        the field) or a name no saved mask can have (whether the mask exists is the job's check).
     """
     from jsonschema import Draft202012Validator
 
@@ -417,9 +416,6 @@ def validate_parameters(info: TemplateInfo, params: dict, *, mask: str | None) -
     if errors:
         field = ".".join(str(p) for p in errors[0].absolute_path) or "parameters"
         raise BadRequest("Invalid parameter", f"{field}: {_one_line(errors[0].message)}")
-    if mask and not _MASK_NAME.match(mask):
-        raise BadRequest(
-            "Invalid parameter",
-            f"mask: {mask!r} is not a saved mask's name (letters, digits, '.', '_', '-' and spaces).",
-        )
+    if mask:
+        check_mask_name(mask)
     return {**values, "mask": mask or ""}

@@ -460,14 +460,21 @@ def test_shipped_schema_accepts_nulls_and_pairs():
     assert (values["beam_center"], values["q_min"], values["q_max"]) == ([64, 70.5], None, 0.01)
 
 
-@pytest.mark.parametrize("mask", ["../etc/passwd", "a/b", ".hidden", "x" * 129])
+@pytest.mark.parametrize("mask", ["../etc/passwd", "a/b", ".hidden", "two words", "x" * 129])
 def test_a_mask_name_must_be_a_plain_name(sized, mask):
     with pytest.raises(BadRequest) as caught:
         validate_parameters(sized, {}, mask=mask)
-    assert caught.value.error == "Invalid parameter"
+    assert caught.value.error == "Invalid mask name"
     assert caught.value.detail == (
-        f"mask: {mask!r} is not a saved mask's name (letters, digits, '.', '_', '-' and spaces)."
+        f"'{mask}' is not a valid mask name: use letters, digits, '-', '_' and '.', not starting "
+        "with '.', at most 128 characters."
     )
+
+
+def test_a_reserved_mask_name_is_refused(sized):
+    with pytest.raises(BadRequest) as caught:
+        validate_parameters(sized, {}, mask="upload")
+    assert caught.value.detail == "'upload' is reserved; pick another name."
 
 
 def test_parameters_must_be_an_object(sized):
