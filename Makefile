@@ -12,6 +12,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 # Playwright may not download browsers here: the UI tests use Debian's Chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# Every suite runs in the facility's time zone, not UTC, where local-time bugs would not show.
+TEST_TZ := America/New_York
 # chromium for the UI tests; slurm-wlm and munge for a real one-node Slurm (scripts/slurm.sh);
 # postgresql for a throwaway PostgreSQL that the job store's tests share a queue through (scripts/postgres.sh).
 APT_PACKAGES := chromium slurm-wlm munge postgresql
@@ -66,13 +68,13 @@ lint: $(STAMPS)/labextension
 	jlpm lint:check
 
 pytest: $(STAMPS)/python
-	python -m pytest
+	TZ=$(TEST_TZ) python -m pytest
 
 jest: $(STAMPS)/labextension
-	jlpm jest
+	TZ=$(TEST_TZ) jlpm jest
 
 ui-tests: $(STAMPS)/ui-tests
-	cd ui-tests && CI=true jlpm playwright test
+	cd ui-tests && TZ=$(TEST_TZ) CI=true jlpm playwright test
 
 openapi: $(STAMPS)/python
 	python -c "from jupyterlab_raydata.handlers.openapi import main; main()" > docs/openapi.json

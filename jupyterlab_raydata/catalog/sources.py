@@ -311,10 +311,11 @@ def open_client(spec: CatalogSpec, *, sqlite_path: Path | None = None) -> Any:
         import httpx
         from tiled.client import from_uri
 
+        api_key = _api_key(spec)  # a configuration problem is reported before any network one
         _probe(spec.uri, spec.timeout)
         client = from_uri(
             spec.uri,
-            api_key=_api_key(spec),
+            api_key=api_key,
             prompt_for_reauthentication=False,
             timeout=httpx.Timeout(spec.timeout),
         )

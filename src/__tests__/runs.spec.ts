@@ -40,6 +40,34 @@ describe('rangeToQuery', () => {
   });
 });
 
+// The facility's zone (`make jest` sets it): local midnight is not UTC midnight there.
+const inNewYork =
+  Intl.DateTimeFormat().resolvedOptions().timeZone === 'America/New_York';
+const MIDNIGHT_NY = 1709614800; // 2024-03-05 00:00 in New York, 05:00 UTC
+
+(inNewYork ? describe : describe.skip)(
+  'local time on both sides of midnight',
+  () => {
+    it('shows start times in the browser zone', () => {
+      expect(formatTime(MIDNIGHT_NY - 60)).toBe('2024-03-04 23:59:00');
+      expect(formatTime(MIDNIGHT_NY + 60)).toBe('2024-03-05 00:01:00');
+    });
+
+    it('reads custom bounds in the browser zone', () => {
+      expect(
+        rangeToQuery({
+          preset: 'custom',
+          since: '2024-03-05T00:00',
+          until: '2024-03-04T23:59'
+        })
+      ).toEqual({
+        since: String(MIDNIGHT_NY),
+        until: String(MIDNIGHT_NY - 60)
+      });
+    });
+  }
+);
+
 describe('formatTime', () => {
   it('formats in local time with zero padding', () => {
     const t = new Date(2024, 0, 2, 3, 4, 5).getTime() / 1000;

@@ -1,10 +1,9 @@
 import numpy as np
+import pyCHX.chx_correlationc as chx  # a declared test dependency: missing, it must fail, not skip
 import pytest
 
 from jupyterlab_raydata.analysis import compress, correlation
 from jupyterlab_raydata.analysis.pychx_interop import PyChxFrames
-
-chx = pytest.importorskip("pyCHX.chx_correlationc")
 
 
 @pytest.fixture

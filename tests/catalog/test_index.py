@@ -125,3 +125,14 @@ def test_a_new_source_resets_the_index(tmp_path):
     RunIndex(tmp_path / "i.sqlite", "a").upsert([RunDocs(start(1))])
     assert RunIndex(tmp_path / "i.sqlite", "a").count() == 1
     assert RunIndex(tmp_path / "i.sqlite", "b").count() == 0
+
+
+def test_dates_split_runs_at_local_midnight(tmp_path, new_york):
+    idx = RunIndex(tmp_path / "i.sqlite", "a")
+    midnight = 1_709_614_800.0  # 2024-03-05 00:00 in New York (05:00 UTC)
+    before, after = start(1, time=midnight - 60), start(2, time=midnight + 60)
+    idx.upsert([RunDocs(before), RunDocs(after)])
+    assert scan_ids(idx, "time>=2024-03-05") == [10_002]
+    assert scan_ids(idx, "time<=2024-03-04") == [10_001]
+    assert scan_ids(idx, "time>2024-03-04") == [10_002]
+    assert scan_ids(idx, "time<2024-03-05") == [10_001]

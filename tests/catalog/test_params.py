@@ -54,3 +54,13 @@ def test_columns_split_dedupe_and_limit():
     assert parse_columns(None) == []
     with pytest.raises(BadRequest):
         parse_columns(",".join(f"k{i}" for i in range(51)))
+
+
+def test_a_date_alone_is_local_midnight_on_both_sides(new_york):
+    # New York is UTC-5 in March: local midnight of 5 March is 05:00 UTC.
+    midnight = datetime(2024, 3, 5, 5, tzinfo=timezone.utc).timestamp()
+    assert parse_time("2024-03-05", name="since") == midnight
+    assert parse_time("2024-03-04", name="until", end_of_day=True) == midnight
+    assert parse_time("2024-03-05T00:00", name="since") == midnight
+    # In summer time (UTC-4) the day starts an hour earlier in UTC.
+    assert parse_time("2024-07-01", name="since") == datetime(2024, 7, 1, 4, tzinfo=timezone.utc).timestamp()
