@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from .catalog.watch import CatalogWatcher, RunChanges
 from .jobs import events
 from .jobs.dispatcher import Dispatcher, Limits
 from .jobs.executors import DaskExecutor
@@ -22,6 +23,7 @@ class Services:
     executor: DaskExecutor
     dispatcher: Dispatcher
     queue: JobQueue
+    watcher: CatalogWatcher
 
     @classmethod
     def start(cls, raydata, serverapp) -> Services:
@@ -62,12 +64,35 @@ class Services:
             limits=Limits(total=raydata.max_running_jobs, per_user=raydata.max_running_jobs_per_user),
         )
         queue.wake = dispatcher.wake
+
+        def on_look(changes: RunChanges) -> None:
+            if changes.changed:
+                emit(
+                    events.RUNS_CHANGED,
+                    {
+                        "catalog": changes.catalog,
+                        "added": len(changes.added),
+                        "finished": len(changes.finished),
+                    },
+                )
+            queue.analyse_new_runs(changes.catalog, changes.newest)
+
+        registry = raydata.registry
+        watcher = CatalogWatcher(
+            registry,
+            interval=raydata.sync_interval,
+            wanted=lambda: {name for name in registry.names if store.auto_since(name) is not None},
+            on_look=on_look,
+            columns=("auto_pipeline",),
+        )
         dispatcher.start()
-        return cls(store, executor, dispatcher, queue)
+        watcher.start()
+        return cls(store, executor, dispatcher, queue, watcher)
 
     def stop(self) -> None:
-        """Stop dispatching, then the cluster (which ends the jobs still running: the next start of
-        this server re-queues them), then the store."""
+        """Stop watching catalogs and dispatching, then the cluster (which ends the jobs still running:
+        the next start of this server re-queues them), then the store."""
+        self.watcher.stop()
         self.dispatcher.stop()
         self.executor.close()
         self.store.close()

@@ -54,7 +54,10 @@ class RunsHandler(RaydataHandler):
     async def get(self, name):
         search = self.query_model(RunSearch)
         catalog = self.raydata.registry.get(name)
-        self.reply(await asyncio.to_thread(catalog.search, search))
+        page = await asyncio.to_thread(catalog.search, search)
+        # Someone is browsing it: the server keeps it synced, so new runs are pushed as events.
+        self.raydata.services.watcher.browsed(name)
+        self.reply(page)
 
 
 class ColumnsHandler(RaydataHandler):

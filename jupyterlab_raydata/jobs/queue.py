@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..catalog.models import RunRow
 from ..catalog.registry import CatalogRegistry
 from ..context import KernelSettings
 from ..errors import BadRequest, Forbidden, NotFound
@@ -143,6 +144,8 @@ class JobQueue:
         self.auto_pipelines = auto_pipelines
         self.emit = emit
         self.wake = wake
+        # Runs this server has already considered for automatic analysis (the store has the last word).
+        self._auto_seen: set[str] = set()
 
     # -- submitting ---------------------------------------------------------------------------------
 
@@ -331,29 +334,57 @@ class JobQueue:
         self.store.set_auto(catalog, enabled, requester)
         return self.auto_analysis(catalog)
 
-    def template_for(self, start: dict) -> str | None:
-        """The template a run's ``auto_pipeline`` maps to, if any."""
-        value = start.get("auto_pipeline")
-        if not isinstance(value, str):
+    def template_for(self, auto_pipeline: object) -> str | None:
+        """The template a run's ``auto_pipeline`` value maps to, if any."""
+        if not isinstance(auto_pipeline, str):
             return None
         for pattern, template in pipeline_map(self.templates, self.auto_pipelines).items():
-            if fnmatch.fnmatchcase(value, pattern):
+            if fnmatch.fnmatchcase(auto_pipeline, pattern):
                 return template
         return None
 
-    def queue_new_run(self, catalog: str, start: dict, stop: dict | None) -> JobRecord | None:
-        """Queue the automatic analysis of one finished run, once ever (also across restarts)."""
-        if not stop or stop.get("exit_status") != "success":
-            return None
-        template = self.template_for(start)
-        if template is None or not self.store.mark_auto_queued(catalog, start["uid"]):
-            return None
-        request = SubmitRequest(template=template, catalog=catalog, uids=[start["uid"]])
-        try:
-            return self.submit(self.owner, request, auto=True)[0]
-        except (BadRequest, NotFound, Forbidden) as exc:
-            # Recorded as queued-once already: a run the template cannot analyse is not retried forever.
-            log.warning(
-                "Automatic analysis of run %s (%s) not queued: %s", start.get("scan_id"), start["uid"], exc
+    def analyse_new_runs(self, catalog: str, runs: list[RunRow]) -> list[JobRecord]:
+        """Queue the automatic analysis of runs that finished successfully since the catalog's switch
+        was turned on, once per run ever (also across restarts and servers: the store decides)."""
+        since = self.store.auto_since(catalog)
+        if since is None:
+            return []
+        queued = []
+        for row in runs:
+            if row.uid in self._auto_seen or row.exit_status != "success" or row.time < since:
+                continue
+            self._auto_seen.add(row.uid)
+            template = self.template_for(row.columns.get("auto_pipeline"))
+            if template is None:
+                continue
+            try:
+                submission = check_submission(
+                    self.templates,
+                    self.catalogs,
+                    self.settings,
+                    template=template,
+                    catalog=catalog,
+                    uids=[row.uid],
+                )
+            except (BadRequest, NotFound) as exc:
+                log.warning("Automatic analysis of run %s (%s) not queued: %s", row.scan_id, row.uid, exc)
+                continue
+            run = submission.runs[0]
+            record = self.store.queue_auto(
+                NewJob(
+                    owner=self.owner,
+                    catalog=catalog,
+                    uid=run.uid,
+                    scan_id=run.scan_id,
+                    template=template,
+                    parameters=submission.parameters,
+                    mask=None,
+                )
             )
-            return None
+            if record is not None:
+                log.info("Run %s (%s) queued for automatic analysis with %s", row.scan_id, row.uid, template)
+                self.emit(events.JOB, events.job_event(record, "queued"))
+                queued.append(record)
+        if queued:
+            self.wake()
+        return queued

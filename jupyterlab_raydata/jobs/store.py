@@ -569,13 +569,19 @@ class JobStore:
             switch = session.get(_AutoSwitch, catalog)
             return bool(switch and switch.enabled)
 
+    def auto_since(self, catalog: str) -> float | None:
+        """When automatic analysis of ``catalog`` was switched on (epoch seconds), or ``None`` if off."""
+        with self._transaction("read") as session:
+            switch = session.get(_AutoSwitch, catalog)
+            return switch.changed if switch is not None and switch.enabled else None
+
     def set_auto(self, catalog: str, enabled: bool, by: str) -> None:
         """Switch automatic analysis of ``catalog`` on or off (``by``: who did)."""
         with self._transaction("queue") as session:
             switch = session.get(_AutoSwitch, catalog)
             if switch is None:
                 session.add(_AutoSwitch(catalog=catalog, enabled=enabled, changed_by=by, changed=time.time()))
-            else:
+            elif switch.enabled != enabled:
                 switch.enabled, switch.changed_by, switch.changed = enabled, by, time.time()
 
     def mark_auto_queued(self, catalog: str, uid: str) -> bool:
