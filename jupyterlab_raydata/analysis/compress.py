@@ -1,16 +1,23 @@
-"""Sparse compression of photon-sparse frames (pixels with counts only).
+"""Sparse compression of photon-sparse frames: photon events (pixels with counts only).
 
 XPCS frames are mostly zeros: at CHX typically well under 10 % of the pixels see
 a photon in a frame. :class:`CompressedFrames` keeps, per frame, the flat
 (row-major) indices and values of the non-zero pixels, like pyCHX's compressed
 "multifile", in three flat arrays (CSR layout). It is itself a frame source:
-every function taking frames accepts it, and correlators gather their pixels from
-it without expanding frames. :func:`compress_frames` builds it in one streaming
-pass and reports occupancy statistics.
+every function taking frames accepts it, and the correlators work on its events
+directly (their cost follows the photons, not the pixels).
+
+:func:`iter_events` turns any frame input into events chunk by chunk: a compiled
+kernel skips zero pixels a 64-bit word at a time, frames are split among threads
+(:func:`~jupyterlab_raydata.analysis.threads.thread_budget`), and HDF5 datasets
+are decoded straight into events (:mod:`~jupyterlab_raydata.analysis.hdf5`).
+:func:`compress_frames` collects them and reports occupancy statistics.
 """
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -19,8 +26,20 @@ import numpy as np
 
 from .frames import iter_chunks
 from .masks import check_shape
+from .threads import thread_budget
 
-__all__ = ["CompressedFrames", "CompressionResult", "OccupancyStats", "SparseFrame", "compress_frames"]
+__all__ = [
+    "CompressedFrames",
+    "CompressionResult",
+    "OccupancyStats",
+    "SparseFrame",
+    "compress_frames",
+    "dense_events",
+    "iter_events",
+]
+
+#: Frames per piece when a series is turned into events chunk by chunk.
+EVENT_CHUNK_FRAMES = 256
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,51 @@ class CompressedFrames:
         out[rows, self.indices[a:b]] = self.values[a:b]
         return out.reshape(t1 - t0, *self.frame_shape)
 
+    def select(self, start: int, stop: int) -> CompressedFrames:
+        """Frames ``[start, stop)`` (views of these arrays)."""
+        a, b = self.indptr[start], self.indptr[stop]
+        return CompressedFrames(
+            self.indptr[start : stop + 1] - a, self.indices[a:b], self.values[a:b], self.frame_shape
+        )
+
+    @classmethod
+    def concatenate(cls, pieces, frame_shape) -> CompressedFrames:
+        """Consecutive pieces as one series (``frame_shape`` is needed when there are none)."""
+        pieces = list(pieces)
+        if not pieces:
+            return cls(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), frame_shape)
+        if len(pieces) == 1:
+            return pieces[0]
+        offsets = np.cumsum([0] + [p.indices.size for p in pieces])
+        indptr = np.concatenate([[0]] + [p.indptr[1:] + o for p, o in zip(pieces, offsets[:-1], strict=True)])
+        return cls(
+            indptr,
+            np.concatenate([p.indices for p in pieces]),
+            np.concatenate([p.values for p in pieces]),
+            frame_shape,
+        )
+
+    def iter_event_chunks(self, chunk_size=None, start=0, stop=None, *, mask=None, threshold: float = 0):
+        """Events of consecutive frames, ``(t0, CompressedFrames)``, as :func:`iter_events`."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        size = chunk_size or EVENT_CHUNK_FRAMES * 4
+        good = None if mask is None else check_shape(mask, self.frame_shape).ravel()
+        for t0 in range(start, stop, size):
+            piece = self.select(t0, min(t0 + size, stop))
+            if good is not None or threshold > 0:
+                keep = piece.values > threshold
+                if good is not None:
+                    keep &= good[piece.indices]
+                piece = piece.keep(keep)
+            yield t0, piece
+
+    def keep(self, keep: np.ndarray) -> CompressedFrames:
+        """The events where ``keep`` (one flag per event) is True."""
+        frame_of = np.repeat(np.arange(len(self)), np.diff(self.indptr))
+        counts = np.bincount(frame_of[keep], minlength=len(self))
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return CompressedFrames(indptr, self.indices[keep], self.values[keep], self.frame_shape)
+
     def iter_frame_chunks(self, chunk_size=None, start=0, stop=None):
         """Dense chunks ``(t0, (c, H, W))``, as :func:`~jupyterlab_raydata.analysis.frames.iter_chunks`."""
         stop = len(self) if stop is None else min(stop, len(self))
@@ -220,7 +284,9 @@ def compress_frames(
     Parameters
     ----------
     frames : array-like or iterable
-        ``(T, H, W)`` integer counts (see :mod:`~jupyterlab_raydata.analysis.frames`).
+        ``(T, H, W)`` counts (see :mod:`~jupyterlab_raydata.analysis.frames`); an
+        ``h5py.Dataset`` or :class:`~jupyterlab_raydata.analysis.hdf5.HDF5Frames`
+        is decoded in parallel straight into events.
     mask : array_like of bool, optional
         True = good; masked pixels are dropped.
     threshold : float
@@ -233,43 +299,152 @@ def compress_frames(
     CompressionResult
         ``frames`` (:class:`CompressedFrames`) and ``stats`` (:class:`OccupancyStats`).
     """
-    indptr, indices, values = [np.zeros(1, np.int64)], [], []
-    frame_shape, good, dtype = None, None, None
-    total = occupied = 0
-    max_count = 0.0
-    for _, chunk in iter_chunks(frames, chunk_size):
-        if frame_shape is None:
-            frame_shape, dtype = chunk.shape[1:], chunk.dtype
-            good = np.ones(frame_shape, bool) if mask is None else check_shape(mask, frame_shape)
-            good_flat = good.ravel()
-        flat = chunk.reshape(chunk.shape[0], -1)
-        keep = (flat > threshold) & good_flat
-        rows, cols = np.nonzero(keep)
-        vals = flat[rows, cols]
-        counts = np.bincount(rows, minlength=chunk.shape[0])
-        indptr.append(indptr[-1][-1] + np.cumsum(counts))
-        indices.append(cols.astype(np.int32))
-        values.append(vals)
-        total += float(vals.sum(dtype=np.float64))
-        occupied += vals.size
-        max_count = max(max_count, float(vals.max(initial=0)))
-    if frame_shape is None:
+    pieces = [piece for _, piece in iter_events(frames, chunk_size, mask=mask, threshold=threshold)]
+    if not pieces:
         raise ValueError("no frames")
-    compressed = CompressedFrames(
-        np.concatenate(indptr),
-        np.concatenate(indices),
-        np.concatenate(values).astype(dtype, copy=False),
-        frame_shape,
-    )
-    n_t, n_good = len(compressed), int(good.sum())
-    dense_bytes = n_t * frame_shape[0] * frame_shape[1] * np.dtype(dtype).itemsize
+    frame_shape = pieces[0].frame_shape
+    compressed = CompressedFrames.concatenate(pieces, frame_shape)
+    values = compressed.values
+    n_t = len(compressed)
+    n_good = frame_shape[0] * frame_shape[1] if mask is None else int(check_shape(mask, frame_shape).sum())
+    total = float(values.sum(dtype=np.float64))
+    dense_bytes = n_t * frame_shape[0] * frame_shape[1] * values.dtype.itemsize
     stats = OccupancyStats(
         n_frames=n_t,
         n_pixels=n_good,
-        occupancy=occupied / max(n_t * n_good, 1),
+        occupancy=values.size / max(n_t * n_good, 1),
         mean_counts=total / max(n_t * n_good, 1),
-        mean_counts_occupied=total / max(occupied, 1),
-        max_count=max_count,
+        mean_counts_occupied=total / max(values.size, 1),
+        max_count=float(values.max(initial=0)),
         compression=dense_bytes / max(compressed.nbytes, 1),
     )
     return CompressionResult(compressed, stats)
+
+
+def iter_events(frames, chunk_size: int | None = None, *, mask=None, threshold: float = 0, workers=None):
+    """Photon events of any frame input, chunk by chunk.
+
+    Parameters
+    ----------
+    frames : frames or events
+        :class:`CompressedFrames`, an ``h5py.Dataset``, an object with
+        ``iter_event_chunks`` (e.g. :class:`~jupyterlab_raydata.analysis.hdf5.HDF5Frames`),
+        or any input of :func:`~jupyterlab_raydata.analysis.frames.iter_chunks`.
+    chunk_size : int, optional
+        Frames per piece.
+    mask : array_like of bool, optional
+        True = good pixel.
+    threshold : float
+        Keep counts ``> threshold``.
+    workers : int, optional
+        Threads for dense input; default the thread budget.
+
+    Yields
+    ------
+    t0 : int
+        First frame of the piece.
+    events : CompressedFrames
+        The piece's events.
+    """
+    from .hdf5 import HDF5Frames, is_h5py_dataset
+
+    if is_h5py_dataset(frames) and frames.ndim == 3:
+        frames = HDF5Frames(frames, workers=workers)
+    if hasattr(frames, "iter_event_chunks"):
+        yield from frames.iter_event_chunks(chunk_size, mask=mask, threshold=threshold)
+        return
+    good = None
+    threads = max(1, workers or thread_budget())
+    with ThreadPoolExecutor(threads) if threads > 1 else _no_pool() as pool:
+        for t0, chunk in iter_chunks(frames, chunk_size):
+            if good is None and mask is not None:
+                good = check_shape(mask, chunk.shape[1:]).ravel()
+            yield t0, dense_events(chunk, good=good, threshold=threshold, pool=pool, threads=threads)
+
+
+class _no_pool:
+    """Stands for a thread pool when the budget is one thread."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return None
+
+
+def dense_events(frames, *, good=None, threshold: float = 0, pool=None, threads: int = 1) -> CompressedFrames:
+    """Events of a block of dense frames ``(c, H, W)``.
+
+    Parameters
+    ----------
+    frames : ndarray, shape ``(c, H, W)``
+    good : ndarray of bool, shape ``(H * W,)``, optional
+        True = good pixel (flat).
+    threshold : float
+        Keep values ``> threshold``.
+    pool : ThreadPoolExecutor, optional
+        Threads among which the frames are split, in ``threads`` parts.
+    threads : int
+        Parts when ``pool`` is given.
+
+    Returns
+    -------
+    CompressedFrames
+    """
+    frames = np.ascontiguousarray(frames)
+    if frames.ndim != 3:
+        raise ValueError(f"frames must have shape (c, H, W), got {frames.shape}")
+    frame_shape = frames.shape[1:]
+    flat = frames.reshape(frames.shape[0], -1)
+    if threshold < 0 or frames.dtype.kind not in "uif" or frames.dtype.itemsize > 8 or not frames.size:
+        return _dense_events_numpy(flat, good, threshold, frame_shape)
+    n = frames.shape[0]
+    parts = 1 if pool is None else max(1, min(threads, n))
+    cuts = np.linspace(0, n, parts + 1).round().astype(int)
+    tasks = [(flat[a:b], good, float(threshold)) for a, b in itertools.pairwise(cuts) if b > a]
+    results = list(pool.map(_extract_part, tasks)) if parts > 1 else [_extract_part(tasks[0])]
+    pieces = [CompressedFrames(indptr, idx, val, frame_shape) for indptr, idx, val in results]
+    return CompressedFrames.concatenate(pieces, frame_shape)
+
+
+def _extract_part(task):
+    """Run the extraction kernel on ``(frames (c, P), good, threshold)``, growing its output as needed."""
+    from ._extract import dense_events as kernel
+
+    flat2d, good, threshold = task
+    n, n_pix = flat2d.shape
+    flat = flat2d.reshape(-1)
+    itemsize = flat.dtype.itemsize
+    words = flat[: flat.size * itemsize // 8 * 8 // itemsize].view(np.uint64)
+    indptr = np.zeros(n + 1, np.int64)
+    # Room for a frame more than ~3 % occupancy; grown (rarely) when exceeded.
+    capacity = n_pix + n * n_pix // 32 + 64
+    idx, val = np.empty(capacity, np.int32), np.empty(capacity, flat.dtype)
+    mask = np.zeros(0, bool) if good is None else good
+    t = e = 0
+    while True:
+        t, e = kernel(
+            words, flat, 8 // itemsize, n_pix, t, threshold, mask, good is not None, indptr, idx, val, e
+        )
+        if t == n:
+            break
+        capacity = e + n_pix + (n - t) * max(e // max(t, 1), n_pix // 32) * 2
+        idx, val = _grow(idx, e, capacity), _grow(val, e, capacity)
+    return indptr, idx[:e].copy(), val[:e].copy()
+
+
+def _grow(a: np.ndarray, used: int, size: int) -> np.ndarray:
+    out = np.empty(size, a.dtype)
+    out[:used] = a[:used]
+    return out
+
+
+def _dense_events_numpy(flat, good, threshold, frame_shape) -> CompressedFrames:
+    """Reference path for what the kernel does not cover (negative thresholds, odd dtypes)."""
+    keep = flat > threshold
+    if good is not None:
+        keep &= good
+    rows, cols = np.nonzero(keep)
+    counts = np.bincount(rows, minlength=flat.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return CompressedFrames(indptr, cols.astype(np.int32), flat[rows, cols], frame_shape)

@@ -45,6 +45,7 @@ the two-time map their rows and columns are NaN.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -83,6 +84,16 @@ class OneTimeResult(NamedTuple):
     lags: np.ndarray
     #: ``(len(lags), n_labels)``, the layout of :attr:`MultiTauResult.g2`.
     g2: np.ndarray
+
+
+#: ``method`` values of the correlators.
+METHODS = ("auto", "events", "dense")
+
+#: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
+#: multi-tau level) at which that level is correlated from photon events; denser
+#: levels go to the dense engine. Measured with ``benchmarks/bench_sparse.py``
+#: (see the README's performance section): below it events are faster.
+EVENT_OCCUPANCY_LIMIT = 0.3
 
 
 def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:
@@ -149,6 +160,12 @@ class _Share:
             np.take(block, self.index, axis=1, mode="clip", out=x)
             self.engine.update(x, valid[r0 : r0 + BLOCK_ROWS])
 
+    def flush(self) -> None:
+        self.engine.flush()
+
+    def accumulators(self):
+        return self.engine.accumulators()
+
 
 def _shares(selection: PixelSelection, n: int, num_bufs, num_levels, scale) -> list[_Share]:
     """Split the selected pixels (label by label) into ``n`` equal contiguous shares."""
@@ -163,6 +180,41 @@ def _shares(selection: PixelSelection, n: int, num_bufs, num_levels, scale) -> l
         engine = GroupCorrelator(np.diff(edges), num_bufs, num_levels, None if scale is None else scale[a:b])
         shares.append(_Share(slice(int(a), int(b)), selection.index[a:b], labels, engine))
     return shares
+
+
+class _PixelOrder:
+    """The selected pixels in detector order, for the event engines.
+
+    Attributes
+    ----------
+    pixels : ndarray of intp
+        Selected pixels, ascending.
+    label_index : ndarray of intp
+        Result column (label index) of each.
+    col_of : ndarray of int32, shape ``(H * W,)``
+        Position of a pixel in ``pixels``, -1 if not selected.
+    scale_of : ndarray of float64, shape ``(H * W,)`` or None
+        ``1/norm`` of each selected pixel (0 elsewhere).
+    """
+
+    def __init__(self, selection: PixelSelection, scale):
+        order = np.argsort(selection.index, kind="stable")
+        self.pixels = selection.index[order]
+        self.label_index = np.repeat(np.arange(selection.n_labels), selection.n_pixels)[order]
+        size = selection.shape[0] * selection.shape[1]
+        self.col_of = np.full(size, -1, np.int32)
+        self.col_of[self.pixels] = np.arange(self.pixels.size, dtype=np.int32)
+        self.scale_of = None
+        if scale is not None:
+            self.scale_of = np.zeros(size)
+            self.scale_of[self.pixels] = scale[order]
+
+    def float_values(self, events) -> np.ndarray:
+        """Event values as float64, divided by ``norm`` if there is one."""
+        values = events.values.astype(np.float64)
+        if self.scale_of is not None:
+            values *= self.scale_of[events.indices]
+        return values
 
 
 class MultiTauCorrelator:
@@ -184,6 +236,24 @@ class MultiTauCorrelator:
     workers : int, optional
         Threads, each correlating an equal share of the pixels; default
         :func:`~jupyterlab_raydata.analysis.threads.thread_budget`.
+    method : {"auto", "events", "dense"}
+        ``"events"`` correlates photon events (cost follows the photons),
+        ``"dense"`` pixel matrices (cost follows the pixels); ``"auto"`` measures
+        the occupancy of the first frames it is given and runs the levels sparse
+        enough from events and the rest dense (see :data:`EVENT_OCCUPANCY_LIMIT`).
+        All three give the same result (to rounding).
+
+    Attributes
+    ----------
+    path : {"events", "dense"} or None
+        The engine in use, once the first frames are in.
+    event_levels : int or None
+        With ``path == "events"``: levels computed from events before the dense
+        engine takes over (``None``: all of them).
+    occupancy : ndarray or None
+        With ``method="auto"``: the measured fraction of labelled pixels with a
+        photon in sums of 1, 2, 4, … frames (NaN where the first chunk was too
+        short to tell).
 
     Notes
     -----
@@ -204,15 +274,26 @@ class MultiTauCorrelator:
         norm=None,
         mask=None,
         workers: int | None = None,
+        *,
+        method: str = "auto",
     ):
         _check_bufs(num_bufs)
         if num_levels is not None and num_levels < 1:
             raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.selection = PixelSelection.from_labels(labels, mask)
         self.workers = max(1, workers or thread_budget())
-        scale = _pixel_scale(norm, self.selection)
-        self._shares = _shares(self.selection, self.workers, num_bufs, num_levels, scale)
+        self.num_bufs, self.num_levels, self.method = num_bufs, num_levels, method
+        self._scale = _pixel_scale(norm, self.selection)
+        self._order: _PixelOrder | None = None
+        self._shares: list | None = None
+        self.path: str | None = None
+        self.event_levels: int | None = None
+        self.occupancy: np.ndarray | None = None
         self.frames_seen = 0
+        if method == "dense":
+            self._use_dense()
 
     @property
     def labels(self) -> np.ndarray:
@@ -232,23 +313,28 @@ class MultiTauCorrelator:
         chunk_size : int, optional
             Frames read at a time.
         """
-        if hasattr(frames, "gather_pixels"):
-            for _, x in frames.gather_pixels(self.selection, chunk_size):
-                self.update_pixels(x, bad_frames=bad_frames)
-            return
-        for _, chunk in iter_chunks(frames, chunk_size):
-            if chunk.shape[1:] != self.selection.shape:
-                raise ValueError(
-                    f"frame shape {chunk.shape[1:]} does not match labels {self.selection.shape}"
-                )
-            flat = chunk.reshape(chunk.shape[0], -1)
-            valid = self._next_valid(flat.shape[0], bad_frames)
-            self._run(lambda share, flat=flat, valid=valid: share.feed_frames(flat, valid))
+        with _thread_pool(self.workers) as pool:
+            for dense, events in self._chunks(frames, chunk_size):
+                if self.path is None:
+                    events = events if events is not None else self._events_of(dense, pool)
+                    self._choose_path(events)
+                if self.path == "events":
+                    events = events if events is not None else self._events_of(dense, pool)
+                    self._feed_events(events, bad_frames, pool)
+                elif events is not None:
+                    for _, x in events.gather_pixels(self.selection):
+                        self._feed_pixels(x, bad_frames, pool)
+                else:
+                    flat = dense.reshape(dense.shape[0], -1)
+                    valid = self._next_valid(flat.shape[0], bad_frames)
+                    self._run(lambda share, flat=flat, valid=valid: share.feed_frames(flat, valid), pool)
 
     def update_pixels(self, x: np.ndarray, *, bad_frames=None) -> None:
         """Like :meth:`update`, for pixels gathered with ``self.selection`` (``(c, n_pixels)``)."""
-        valid = self._next_valid(x.shape[0], bad_frames)
-        self._run(lambda share: share.engine.update(x[:, share.cols], valid))
+        with _thread_pool(self.workers) as pool:
+            if self.path is None:
+                self._choose_path(self._events_of_pixels(x))
+            self._feed_pixels(x, bad_frames, pool)
 
     def result(self) -> MultiTauResult:
         """Normalised correlation of the frames seen so far.
@@ -262,10 +348,12 @@ class MultiTauCorrelator:
             ``g2``, shape ``(len(lags), n_labels)``, NaN where an ROI received no
             photons.
         """
-        self._run(lambda share: share.engine.flush())
         n_labels = self.selection.n_labels
+        if self._shares is None:
+            return MultiTauResult(np.zeros(0, int), np.zeros((0, n_labels)))
+        self._run(lambda share: share.flush())
         lags, g2 = [], []
-        for level in zip(*(share.engine.accumulators() for share in self._shares), strict=True):
+        for level in zip(*(share.accumulators() for share in self._shares), strict=True):
             level_lags, count = level[0][0], level[0][4]
             totals = [np.zeros((count.size, n_labels)) for _ in range(3)]
             for share, (_, *parts, _) in zip(self._shares, level, strict=True):
@@ -278,23 +366,134 @@ class MultiTauCorrelator:
             g2.append(np.where(np.isfinite(g), g, np.nan))
             lags.append(level_lags[keep])
         if not lags:
-            return MultiTauResult(np.zeros(0, int), np.zeros((0, self.selection.n_labels)))
+            return MultiTauResult(np.zeros(0, int), np.zeros((0, n_labels)))
         return MultiTauResult(np.concatenate(lags), np.concatenate(g2))
+
+    # -- engines ---------------------------------------------------------------------
+
+    def _use_dense(self) -> None:
+        self.path = "dense"
+        self._shares = _shares(self.selection, self.workers, self.num_bufs, self.num_levels, self._scale)
+
+    def _use_events(self, event_levels: int | None) -> None:
+        from ._event_multitau import EventShare
+
+        self.path, self.event_levels = "events", event_levels
+        order = self._pixel_order()
+        n = order.pixels.size
+        cuts = np.unique(np.linspace(0, n, max(1, min(self.workers, n)) + 1).round().astype(np.intp))
+        self._shares = [
+            EventShare(
+                order.pixels[a:b],
+                int(a),
+                order.label_index[a:b],
+                self.num_bufs,
+                self.num_levels,
+                event_levels,
+            )
+            for a, b in itertools.pairwise(cuts)
+        ]
+
+    def _pixel_order(self) -> _PixelOrder:
+        if self._order is None:
+            self._order = _PixelOrder(self.selection, self._scale)
+        return self._order
+
+    def _choose_path(self, events) -> None:
+        """Pick the engine from the first events (``method="auto"``) or as asked."""
+        if self.method == "events":
+            self._use_events(None)
+            return
+        from ._event_multitau import block_occupancy, plan_event_levels
+
+        order = self._pixel_order()
+        max_level = max(len(events), 1).bit_length() - 1
+        self.occupancy = block_occupancy(
+            events.indptr, events.indices, order.col_of, order.pixels.size, max_level
+        )
+        first_dense = plan_event_levels(self.occupancy, EVENT_OCCUPANCY_LIMIT)
+        if self.num_levels is not None and first_dense >= self.num_levels:
+            first_dense = None  # every level the correlator has is sparse enough
+        if first_dense == 0:
+            self._use_dense()
+        else:
+            self._use_events(first_dense)
+
+    def _chunks(self, frames, chunk_size):
+        """``(dense, None)`` or ``(None, events)`` per chunk of frames, whichever the input holds."""
+        from .compress import iter_events
+        from .hdf5 import is_h5py_dataset
+
+        if hasattr(frames, "iter_event_chunks") or (is_h5py_dataset(frames) and frames.ndim == 3):
+            for _, events in iter_events(frames, chunk_size, workers=self.workers):
+                if events.frame_shape != self.selection.shape:
+                    raise ValueError(
+                        f"frame shape {events.frame_shape} does not match labels {self.selection.shape}"
+                    )
+                yield None, events
+            return
+        for _, chunk in iter_chunks(frames, chunk_size):
+            if chunk.shape[1:] != self.selection.shape:
+                raise ValueError(
+                    f"frame shape {chunk.shape[1:]} does not match labels {self.selection.shape}"
+                )
+            yield chunk, None
+
+    def _events_of(self, dense, pool):
+        from .compress import dense_events
+
+        return dense_events(dense, pool=pool, threads=self.workers)
+
+    def _events_of_pixels(self, x: np.ndarray):
+        """Gathered pixels ``(c, n_selected)`` (selection order) as photon events."""
+        from .compress import CompressedFrames
+
+        rows, cols = np.nonzero(x)
+        pixels = self.selection.index[cols]
+        order = np.lexsort((pixels, rows))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=x.shape[0]))])
+        return CompressedFrames(indptr, pixels[order], x[rows, cols][order], self.selection.shape)
+
+    def _feed_events(self, events, bad_frames, pool) -> None:
+        valid = self._next_valid(len(events), bad_frames)
+        order = self._pixel_order()
+        # Photons outside the ROIs, dropped once here rather than skipped by every thread.
+        events = events.keep(order.col_of[events.indices] >= 0)
+        values = order.float_values(events)
+        integer = events.values.dtype.kind in "uib" and self._scale is None
+        indptr, pixels = events.indptr, events.indices
+        self._run(lambda share: share.feed(indptr, pixels, values, valid, order.col_of, integer), pool)
+
+    def _feed_pixels(self, x: np.ndarray, bad_frames, pool) -> None:
+        if self.path == "events":
+            self._feed_events(self._events_of_pixels(x), bad_frames, pool)
+            return
+        valid = self._next_valid(x.shape[0], bad_frames)
+        self._run(lambda share: share.engine.update(x[:, share.cols], valid), pool)
 
     def _next_valid(self, n: int, bad_frames) -> np.ndarray:
         valid = valid_frames(bad_frames, self.frames_seen, self.frames_seen + n)
         self.frames_seen += n
         return valid
 
-    def _run(self, task) -> None:
+    def _run(self, task, pool=None) -> None:
         """Apply ``task`` to every share, one thread each, BLAS limited to one thread."""
         with limit_blas(1):
             if len(self._shares) == 1:
                 task(self._shares[0])
                 return
-            with ThreadPoolExecutor(len(self._shares)) as pool:
-                for future in [pool.submit(task, share) for share in self._shares]:
+            with (
+                contextlib.nullcontext(pool)
+                if pool is not None
+                else ThreadPoolExecutor(len(self._shares)) as p
+            ):
+                for future in [p.submit(task, share) for share in self._shares]:
                     future.result()
+
+
+def _thread_pool(workers: int):
+    """A pool of ``workers`` threads, or nothing to enter for one."""
+    return ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext()
 
 
 def multi_tau(
@@ -308,6 +507,7 @@ def multi_tau(
     mask=None,
     chunk_size: int | None = None,
     workers: int | None = None,
+    method: str = "auto",
 ) -> MultiTauResult:
     """Multi-tau one-time intensity autocorrelation g2 per ROI.
 
@@ -339,6 +539,10 @@ def multi_tau(
         Frames read from ``frames`` at a time.
     workers : int, optional
         Threads; default :func:`~jupyterlab_raydata.analysis.threads.thread_budget`.
+    method : {"auto", "events", "dense"}
+        Correlate photon events or pixel matrices; ``"auto"`` (default) chooses
+        from the measured occupancy, level by level (see
+        :class:`MultiTauCorrelator`). The result is the same.
 
     Returns
     -------
@@ -347,7 +551,9 @@ def multi_tau(
         shape ``(len(lags), n_labels)``, one column per distinct non-zero label,
         ascending. Unpacks as ``lags, g2``.
     """
-    corr = MultiTauCorrelator(labels, num_bufs, num_levels, norm=norm, mask=mask, workers=workers)
+    corr = MultiTauCorrelator(
+        labels, num_bufs, num_levels, norm=norm, mask=mask, workers=workers, method=method
+    )
     corr.update(frames, bad_frames=bad_frames, chunk_size=chunk_size)
     return corr.result()
 

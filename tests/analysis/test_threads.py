@@ -53,11 +53,14 @@ def test_limit_threads_caps_blas_and_numba_and_restores_them(no_env):
 
 
 def test_one_thread_budget_reaches_every_pool(no_env, small, monkeypatch):
-    _frames, labels = small
+    frames, labels = small
     with limit_threads(1):
-        corr = correlation.MultiTauCorrelator(labels)
+        dense = correlation.MultiTauCorrelator(labels, method="dense")
+        events = correlation.MultiTauCorrelator(labels, method="events")
+        events.update(frames[:4])
         model = synthetic._SpeckleModel(synthetic.SpeckleParameters((8, 8), 2))
-    assert corr.workers == 1 and len(corr._shares) == 1
+    assert dense.workers == 1 and len(dense._shares) == 1
+    assert events.workers == 1 and len(events._shares) == 1
     assert model.pool is None
     model.close()
     assert correlation.MultiTauCorrelator(labels, workers=3).workers == 3  # explicit wins

@@ -1,0 +1,465 @@
+"""Multi-tau correlation from photon events: cost follows the photons (internal; imports numba).
+
+Public entry points live in :mod:`jupyterlab_raydata.analysis.correlation`. A
+multi-tau level ``k`` holds rows (sums of ``2^k`` frames) and accumulates, for
+each lag ``i``, ``Σ_rows Σ_pixels x[r, p] · x[r - i, p]``. Only pixels with a
+count in row ``r`` contribute, so the sum is taken over the row's events: each
+event reads the pixel's last ``num_bufs`` rows from a ring buffer laid out pixel
+by pixel (one cache line per event), and the row replaces the oldest one in the
+ring by clearing that row's events only. A pair of consecutive rows becomes one
+row of the next level as the union of their events (pixels present in either).
+The work per level is proportional to its events, in place of its pixels.
+
+Summed over ``2^k`` frames, rows fill up with photons: a coarse level is cheaper
+dense. The correlator therefore runs event levels ``0 .. K-1`` and hands the rows
+of level ``K`` (dense, label after label) to the dense engine of
+:mod:`._multitau`, where ``K`` is the first level whose measured occupancy passes
+:data:`~jupyterlab_raydata.analysis.correlation.EVENT_OCCUPANCY_LIMIT`
+(:func:`plan_event_levels`).
+
+Columns of the ring follow the detector's pixel order (not label order): a
+frame's events, sorted by pixel, then sweep the ring forwards. Each thread owns a
+contiguous range of pixels, found in a frame's sorted events by bisection.
+
+Exactness: rows, products and sums are float64; for integer counts every value
+is an integer below 2**53, so the sums are exact and equal the dense engine's
+bit for bit. With ``norm`` they agree to rounding (~1e-16 relative).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._multitau import GroupCorrelator
+
+# Columns per tile: a tile's ring buffers at every event level stay in a core's
+# L2 cache while all frames of a chunk pass through it.
+TILE = 2048
+
+
+@njit(nogil=True, cache=True)
+def _row_plan(n_frames, frame_valid, nb, n_plan, n_rows, row_valid):
+    """Which rows every level gets from this chunk, and whether each is valid.
+
+    Level 0 gets one row per frame; a row of level ``k + 1`` forms whenever level
+    ``k`` completes a pair (at an odd row index), valid if both rows are. Returns
+    ``(rows per level, validity (levels, n_frames))``; level ``n_plan - 1`` may be
+    the dense level above the event levels.
+    """
+    counts = np.zeros(n_plan, np.int64)
+    valid = np.zeros((n_plan, max(n_frames, 1)), np.bool_)
+    total = np.zeros(n_plan, np.int64)
+    latest = np.zeros(n_plan, np.bool_)  # validity of each level's latest row
+    for k in range(n_rows.size):
+        total[k] = n_rows[k]
+        if n_rows[k] > 0:
+            latest[k] = row_valid[k, (n_rows[k] - 1) % nb]
+    for f in range(n_frames):
+        v = frame_valid[f]
+        k = 0
+        while True:
+            r = total[k]
+            valid[k, counts[k]] = v
+            counts[k] += 1
+            total[k] += 1
+            before = latest[k]
+            latest[k] = v
+            if r % 2 == 0 or k + 1 >= n_plan:
+                break
+            v = before and v
+            k += 1
+    return counts, valid
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _put(ring, last, G, k, c, lb, r, slots, x, nb, lo):
+    """Store ``x`` as column ``c``'s value in row ``r`` and add its lag products.
+
+    Rows the column skipped since its last photon are zeroed first (so the ring
+    never needs clearing row by row); a column with no photon in the last
+    ``nb - 1`` rows has no partner, only its lag-0 product. ``slots[i]`` is
+    ``(r - i) % nb``: slots advance without ``%`` here, as an integer division
+    costs more than everything else done per event.
+    """
+    line = ring[k, c]
+    gap = r - last[k, c]
+    last[k, c] = r
+    if gap >= nb:
+        for s in range(nb):
+            line[s] = 0.0
+        line[slots[0]] = x
+        if lo == 0:
+            G[k, lb, 0] += x * x
+        return
+    s = slots[0] - gap
+    if s < 0:
+        s += nb
+    for _ in range(gap - 1):
+        s += 1
+        if s == nb:
+            s = 0
+        line[s] = 0.0
+    line[slots[0]] = x
+    for i in range(lo, nb):
+        G[k, lb, i] += x * line[slots[i]]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _fill_slots(slots, r, nb):
+    """``slots[i] = (r - i) % nb``."""
+    s = r % nb
+    for i in range(nb):
+        slots[i] = s
+        s = s - 1 if s else nb - 1
+
+
+@njit(nogil=True, cache=True)
+def feed_events(
+    indptr,
+    pixels,
+    values,
+    frame_valid,
+    tile_pixels,
+    tile_cols,
+    col_of,
+    col0,
+    lab,
+    nb,
+    n_levels,
+    pair_top,
+    ring,
+    last,
+    pend_cols,
+    pend_n,
+    n_rows,
+    row_valid,
+    rowsum,
+    G,
+    past,
+    future,
+    count,
+    out,
+    out_valid,
+    perm,
+):
+    """Correlate a chunk of frames' events at every event level, tile by tile.
+
+    Parameters
+    ----------
+    indptr, pixels, values
+        Events of the chunk's frames (CSR; flat pixel indices strictly ascending
+        within a frame; values float64, divided by ``norm`` if any).
+    frame_valid : bool array
+        False for bad frames (their events are ignored, their pairs excluded).
+    tile_pixels, tile_cols : int arrays, ``(n_tiles + 1,)``
+        First pixel and first column of each tile of this share (then the ends).
+    col_of, col0
+        ``col_of[p] - col0`` is pixel ``p``'s column here (``col_of[p] < 0``: in no ROI).
+    lab : int array
+        Label (index into this share's labels) of each column.
+    nb : int
+        ``num_bufs``.
+    n_levels : int
+        Event levels in the state arrays.
+    pair_top : bool
+        Whether pairs of the top event level's rows become dense rows in ``out``
+        (the next level is dense); otherwise they are dropped (no further level).
+    ring, last, pend_cols, pend_n, n_rows, row_valid, rowsum, G, past, future, count
+        State per level (see :class:`EventShare`).
+    out, out_valid, perm
+        Dense rows for the next level (zeroed by the caller), their validity, and
+        each column's position in them.
+
+    Returns
+    -------
+    int
+        Dense rows written, or -1 if a frame's pixels were not strictly ascending.
+    """
+    n_frames = indptr.size - 1
+    n_tiles = tile_pixels.size - 1
+    for f in range(n_frames):
+        for e in range(indptr[f] + 1, indptr[f + 1]):
+            if pixels[e] <= pixels[e - 1]:
+                return -1
+    n_plan = n_levels + (1 if pair_top else 0)
+    counts, plan_valid = _row_plan(n_frames, frame_valid, nb, n_plan, n_rows, row_valid)
+    n_lab = G.shape[1]
+    half = nb // 2
+    sums0 = np.zeros((max(n_frames, 1), n_lab))
+    # Per level: the current row's columns in this tile, and its ring slots.
+    cur = np.empty((n_levels + 1, TILE), np.int64)
+    cur_n = np.zeros(n_levels + 1, np.int64)
+    slots = np.empty((n_levels + 1, nb), np.int64)
+    local = np.zeros(n_plan, np.int64)
+    for t in range(n_tiles):
+        tc0 = tile_cols[t]
+        local[:] = 0
+        for f in range(n_frames):
+            a = indptr[f]
+            b = indptr[f + 1]
+            lo_e = a + np.searchsorted(pixels[a:b], tile_pixels[t])
+            # Level 0 row: this frame's events in the tile.
+            r = n_rows[0] + f
+            _fill_slots(slots[0], r, nb)
+            n = 0
+            if frame_valid[f]:
+                for e in range(lo_e, b):
+                    p = pixels[e]
+                    if p >= tile_pixels[t + 1]:
+                        break
+                    c = col_of[p]
+                    x = values[e]
+                    if c < 0 or x == 0.0:
+                        continue
+                    c -= col0
+                    lb = lab[c]
+                    _put(ring, last, G, 0, c, lb, r, slots[0], x, nb, 0)
+                    cur[0, n] = c
+                    n += 1
+                    sums0[f, lb] += x
+            cur_n[0] = n
+            k = 0
+            while True:
+                local[k] += 1
+                if r % 2 == 0:
+                    # Wait for the pair's second row: remember this row's columns.
+                    for q in range(cur_n[k]):
+                        pend_cols[k, tc0 + q] = cur[k, q]
+                    pend_n[k, t] = cur_n[k]
+                    break
+                if k + 1 >= n_plan:
+                    break
+                up_valid = plan_valid[k + 1, local[k + 1]]
+                r_up = (r - 1) // 2
+                s0, s1 = slots[k, 1], slots[k, 0]
+                if k + 1 < n_levels:
+                    _fill_slots(slots[k + 1], r_up, nb)
+                n = 0
+                if up_valid:
+                    # Union of the pair's columns: the first row's, then new ones of the second.
+                    for q in range(pend_n[k, t]):
+                        c = pend_cols[k, tc0 + q]
+                        x = ring[k, c, s0] + (ring[k, c, s1] if last[k, c] == r else 0.0)
+                        if k + 1 < n_levels:
+                            _put(ring, last, G, k + 1, c, lab[c], r_up, slots[k + 1], x, nb, half)
+                            cur[k + 1, n] = c
+                            n += 1
+                        else:
+                            out[local[k + 1], perm[c]] = x
+                    for q in range(cur_n[k]):
+                        c = cur[k, q]
+                        if ring[k, c, s0] == 0.0:
+                            x = ring[k, c, s1]
+                            if k + 1 < n_levels:
+                                _put(ring, last, G, k + 1, c, lab[c], r_up, slots[k + 1], x, nb, half)
+                                cur[k + 1, n] = c
+                                n += 1
+                            else:
+                                out[local[k + 1], perm[c]] = x
+                if k + 1 == n_levels:  # a dense row, handed over
+                    out_valid[local[k + 1]] = up_valid
+                    local[k + 1] += 1
+                    break
+                cur_n[k + 1] = n
+                k += 1
+                r = r_up
+    _normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsum, past, future, count)
+    return counts[n_levels] if pair_top else 0
+
+
+@njit(nogil=True, cache=True)
+def _normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsum, past, future, count):
+    """Pair counts and mean-intensity sums of the chunk's rows, level by level.
+
+    A row's per-label sum is its events' sum at level 0 and, above, the sum of
+    its pair's sums (as the dense engine adds them); lag ``i`` pairs row ``r``
+    with row ``r - i`` when both are valid.
+    """
+    n_lab = rowsum.shape[2]
+    sums = sums0
+    for k in range(n_levels):
+        lo = 0 if k == 0 else nb // 2
+        up = np.zeros((max(counts[k] // 2 + 1, 1), n_lab))
+        n_up = 0
+        for j in range(counts[k]):
+            r = n_rows[k] + j
+            s = r % nb
+            v = plan_valid[k, j]
+            row_valid[k, s] = v
+            for lb in range(n_lab):
+                rowsum[k, s, lb] = sums[j, lb] if v else 0.0
+            if v:
+                for i in range(lo, min(nb, r + 1)):
+                    sp = (r - i) % nb
+                    if row_valid[k, sp]:
+                        count[k, i] += 1
+                        for lb in range(n_lab):
+                            past[k, lb, i] += rowsum[k, sp, lb]
+                            future[k, lb, i] += rowsum[k, s, lb]
+            if r % 2 == 1:
+                sp = (r - 1) % nb
+                for lb in range(n_lab):
+                    up[n_up, lb] = rowsum[k, sp, lb] + rowsum[k, s, lb]
+                n_up += 1
+        n_rows[k] += counts[k]
+        sums = up
+
+
+@njit(nogil=True, cache=True)
+def block_occupancy(indptr, pixels, col_of, n_cols, max_level):
+    """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``."""
+    n_frames = indptr.size - 1
+    occupancy = np.full(max_level + 1, np.nan)
+    stamp = np.empty(n_cols, np.int64)
+    for k in range(max_level + 1):
+        size = 1 << k
+        n_blocks = n_frames // size
+        if n_blocks == 0:
+            break
+        stamp[:] = -1
+        seen = 0
+        for blk in range(n_blocks):
+            for e in range(indptr[blk * size], indptr[(blk + 1) * size]):
+                c = col_of[pixels[e]]
+                if c >= 0 and stamp[c] != blk:
+                    stamp[c] = blk
+                    seen += 1
+        occupancy[k] = seen / (n_blocks * n_cols)
+    return occupancy
+
+
+def plan_event_levels(occupancy: np.ndarray, limit: float) -> int:
+    """The first level to correlate dense: where occupancy (measured, then extrapolated) passes ``limit``.
+
+    Levels beyond the measured ones are extrapolated as if photons were
+    independent between frames (``1 - (1 - p)^2`` per doubling), which
+    overestimates the filling of correlated speckle, so it errs towards dense.
+    """
+    level, p = 0, 0.0
+    while True:
+        if level < occupancy.size and np.isfinite(occupancy[level]):
+            p = float(occupancy[level])
+        elif level:
+            p = 1 - (1 - p) ** 2
+        if p > limit or level >= 62:
+            return level
+        level += 1
+
+
+class EventShare:
+    """One thread's share of the pixels (a contiguous range of them) for event multi-tau.
+
+    Parameters
+    ----------
+    pixels : ndarray of int
+        The share's pixel indices, ascending (its columns, in this order).
+    col0 : int
+        Column of ``pixels[0]`` in the correlator's pixel-order columns.
+    label_index : ndarray of int
+        Result column (label index) of each of the share's pixels.
+    num_bufs, num_levels
+        As for the correlator.
+    event_levels : int or None
+        Levels done from events (then dense); ``None`` = every level.
+    """
+
+    def __init__(self, pixels, col0, label_index, num_bufs, num_levels, event_levels):
+        self.col0 = col0
+        self.n_cols = pixels.size
+        self.tile_cols = np.append(np.arange(0, self.n_cols, TILE), self.n_cols)
+        self.tile_pixels = np.append(pixels[self.tile_cols[:-1]], pixels[-1] + 1).astype(np.int64)
+        self.n_tiles = self.tile_cols.size - 1
+        self.labels, self.lab = np.unique(label_index, return_inverse=True)
+        self.lab = self.lab.astype(np.int64)
+        self.nb, self.num_levels, self.event_levels = num_bufs, num_levels, event_levels
+        # Dense rows list label after label: a column's place there.
+        order = np.argsort(self.lab, kind="stable")
+        self.perm = np.empty(self.n_cols, np.int64)
+        self.perm[order] = np.arange(self.n_cols)
+        self.dense = None
+        if event_levels is not None and (num_levels is None or event_levels < num_levels):
+            widths = np.bincount(self.lab, minlength=self.labels.size)
+            rest = None if num_levels is None else num_levels - event_levels
+            self.dense = GroupCorrelator(widths, num_bufs, rest)
+        self.frames_seen = 0
+        self.state = self._allocate(0)
+
+    def _allocate(self, n_levels: int) -> tuple:
+        nb, n_lab = self.nb, self.labels.size
+        return (
+            np.zeros((n_levels, self.n_cols, nb)),  # ring: a column's last nb rows, row r in slot r % nb
+            np.full((n_levels, self.n_cols), -1, np.int32),  # last: row a column was last written in
+            np.zeros((n_levels, self.n_cols), np.int32),  # pend_cols: a row waiting for its pair, per tile
+            np.zeros((n_levels, self.n_tiles), np.int64),  # pend_n
+            np.zeros(n_levels, np.int64),  # n_rows
+            np.zeros((n_levels, nb), np.bool_),  # row_valid: of the last nb rows
+            np.zeros((n_levels, nb, n_lab)),  # rowsum: of the last nb rows, per label
+            np.zeros((n_levels, n_lab, nb)),  # G
+            np.zeros((n_levels, n_lab, nb)),  # past
+            np.zeros((n_levels, n_lab, nb)),  # future
+            np.zeros((n_levels, nb), np.int64),  # count
+        )
+
+    def _levels_for(self, n_frames: int) -> int:
+        """Event levels that ``n_frames`` frames can reach (level ``k`` needs ``2^k`` frames)."""
+        reach = int(n_frames).bit_length()  # floor(log2(n)) + 1
+        for cap in (self.num_levels, self.event_levels):
+            if cap is not None:
+                reach = min(reach, cap)
+        return reach
+
+    def _grow(self, n_levels: int) -> None:
+        old = self.state
+        if n_levels <= old[0].shape[0]:
+            return
+        new = self._allocate(n_levels)
+        for a, b in zip(old, new, strict=True):
+            b[: a.shape[0]] = a
+        self.state = new
+
+    def feed(self, indptr, pixels, values, valid, col_of, integer: bool) -> None:
+        """Correlate a chunk of frames' events (see :func:`feed_events`)."""
+        n_frames = indptr.size - 1
+        self.frames_seen += n_frames
+        self._grow(self._levels_for(self.frames_seen))
+        n_levels = self.state[0].shape[0]
+        pair_top = self.dense is not None and n_levels == self.event_levels
+        if pair_top:
+            rows = (self.frames_seen >> n_levels) - ((self.frames_seen - n_frames) >> n_levels)
+            top = float(values.max(initial=0)) * 2**n_levels
+            dtype = np.int32 if integer and top < 2**31 else np.int64 if integer else np.float64
+            out = np.zeros((rows, self.n_cols), dtype)
+        else:
+            out = np.zeros((0, self.n_cols))
+        out_valid = np.zeros(out.shape[0], np.bool_)
+        n_out = feed_events(
+            indptr, pixels, values, valid, self.tile_pixels, self.tile_cols, col_of, self.col0, self.lab,
+            self.nb, n_levels, pair_top, *self.state, out, out_valid, self.perm,
+        )  # fmt: skip
+        if n_out < 0:
+            raise ValueError("photon events must have strictly ascending pixel indices within a frame")
+        if n_out:
+            self.dense.update(out[:n_out], out_valid[:n_out])
+
+    def flush(self) -> None:
+        """Correlate the dense part's waiting rows."""
+        if self.dense is not None:
+            self.dense.flush()
+
+    def accumulators(self):
+        """Yield ``(lags in frames, G, past, future, count)`` per level, arrays ``(lags, labels)``."""
+        G, past, future, count = self.state[-4:]
+        half = self.nb // 2
+        for k in range(G.shape[0]):
+            lo = 0 if k == 0 else half
+            lags = np.arange(lo, self.nb)
+            yield lags * 2**k, G[k, :, lo:].T, past[k, :, lo:].T, future[k, :, lo:].T, count[k, lo:]
+        if self.dense is None:
+            return
+        base = self.event_levels
+        for j, (lags, g, p, f, c) in enumerate(self.dense.accumulators()):
+            # The dense part's first level computes lags from 0 (its exactness check
+            # needs lag 0); only lags of half a buffer and more belong to level `base`.
+            keep = slice(None) if (j or base == 0) else slice(half, None)
+            yield lags[keep] * 2**base, g[keep], p[keep], f[keep], c[keep]
