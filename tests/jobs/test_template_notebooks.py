@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import h5py
 import nbformat
@@ -13,6 +14,7 @@ import pytest
 
 from jupyterlab_raydata import context
 from jupyterlab_raydata.jobs.templates import TemplateRegistry, validate_parameters
+from jupyterlab_raydata.masks.library import MaskLibrary
 
 XPCS_SUMMARY_KEYS = {
     "template",
@@ -41,10 +43,10 @@ XPCS_SUMMARY_KEYS = {
 }
 
 
-def execute(name: str, uid: str, out, **parameters) -> nbformat.NotebookNode:
+def execute(name: str, uid: str, out, *, mask: str | None = None, **parameters) -> nbformat.NotebookNode:
     """Run a shipped template on a demo run as a job would: checked parameters plus the injected ones."""
     info = TemplateRegistry([]).get(name)
-    values = validate_parameters(info, parameters, mask=None)
+    values = validate_parameters(info, parameters, mask=mask)
     values.update(catalog="demo", uid=uid, output_dir=str(out))
     out.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
@@ -103,6 +105,21 @@ def test_quick_look_on_a_demo_run(demo_kernel_env, demo_xpcs_runs, tmp_path):
     iq = summary["iq"]
     assert len(iq["q_A"]) == len(iq["intensity"]) == len(iq["n_pixels"]) > 50
     assert sum(iq["n_pixels"]) == frames.shape[1] * frames.shape[2]
+    assert images(nb) == ["frame-stats", "average-image", "iq"]
+
+
+def test_quick_look_reads_a_saved_mask_and_the_first_frames(demo_kernel_env, demo_xpcs_runs, tmp_path):
+    run = demo_xpcs_runs[0]
+    frames = np.asarray(context.load_run("demo", run.uid).frames[:40])
+    good = np.ones(frames.shape[1:], bool)
+    good[:30, :50] = False
+    MaskLibrary(Path(demo_kernel_env.masks_dir)).save("no-corner", good, {}, overwrite=True)
+    nb = execute("quick_look", run.uid, tmp_path / "job", mask="no-corner", max_frames=40)
+    summary = json.loads((tmp_path / "job" / "summary.json").read_text())
+    assert (summary["mask"], summary["n_frames"], len(summary["frame_sums"])) == ("no-corner", 40, 40)
+    np.testing.assert_array_equal(summary["frame_sums"], frames[:, good].sum(axis=1, dtype=np.float64))
+    assert summary["mean_counts_per_pixel"] == pytest.approx(frames[:, good].mean(), rel=1e-12)
+    assert sum(summary["iq"]["n_pixels"]) == int(good.sum())
     assert images(nb) == ["frame-stats", "average-image", "iq"]
 
 
