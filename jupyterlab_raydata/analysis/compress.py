@@ -36,6 +36,7 @@ __all__ = [
     "compress_frames",
     "dense_events",
     "iter_events",
+    "iter_frames_or_events",
 ]
 
 #: Frames per piece when a series is turned into events chunk by chunk.
@@ -360,6 +361,24 @@ def iter_events(frames, chunk_size: int | None = None, *, mask=None, threshold: 
             if good is None and mask is not None:
                 good = check_shape(mask, chunk.shape[1:]).ravel()
             yield t0, dense_events(chunk, good=good, threshold=threshold, pool=pool, threads=threads)
+
+
+def iter_frames_or_events(frames, chunk_size: int | None = None, *, workers=None):
+    """Chunks of a series in the form the input holds them: ``(t0, dense, events)``.
+
+    Event sources (:class:`CompressedFrames`, HDF5 datasets, anything with
+    ``iter_event_chunks``) give ``events`` (``dense`` is None); other inputs give
+    dense ``(c, H, W)`` frames (``events`` is None). Analysis functions that can
+    work either way take whichever is there and convert only when they must.
+    """
+    from .hdf5 import is_h5py_dataset
+
+    if hasattr(frames, "iter_event_chunks") or (is_h5py_dataset(frames) and frames.ndim == 3):
+        for t0, events in iter_events(frames, chunk_size, workers=workers):
+            yield t0, None, events
+        return
+    for t0, chunk in iter_chunks(frames, chunk_size):
+        yield t0, chunk, None
 
 
 class _no_pool:

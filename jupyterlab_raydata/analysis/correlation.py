@@ -54,7 +54,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._multitau import BLOCK_ROWS, EXACT_F32, GroupCorrelator, work_dtype
-from .frames import PixelSelection, iter_chunks, valid_frames
+from .compress import CompressedFrames, dense_events, iter_frames_or_events
+from .frames import PixelSelection, valid_frames
 from .threads import limit_blas, thread_budget
 
 __all__ = [
@@ -88,6 +89,11 @@ class OneTimeResult(NamedTuple):
 
 #: ``method`` values of the correlators.
 METHODS = ("auto", "events", "dense")
+
+#: Largest occupancy of the labelled pixels (photons per pixel and frame) at which
+#: :func:`two_time` sums photon pairs rather than multiplying pixel matrices.
+#: Measured with ``benchmarks/bench_sparse.py`` (see the README).
+TWO_TIME_EVENT_LIMIT = 0.15
 
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
@@ -421,33 +427,17 @@ class MultiTauCorrelator:
 
     def _chunks(self, frames, chunk_size):
         """``(dense, None)`` or ``(None, events)`` per chunk of frames, whichever the input holds."""
-        from .compress import iter_events
-        from .hdf5 import is_h5py_dataset
-
-        if hasattr(frames, "iter_event_chunks") or (is_h5py_dataset(frames) and frames.ndim == 3):
-            for _, events in iter_events(frames, chunk_size, workers=self.workers):
-                if events.frame_shape != self.selection.shape:
-                    raise ValueError(
-                        f"frame shape {events.frame_shape} does not match labels {self.selection.shape}"
-                    )
-                yield None, events
-            return
-        for _, chunk in iter_chunks(frames, chunk_size):
-            if chunk.shape[1:] != self.selection.shape:
-                raise ValueError(
-                    f"frame shape {chunk.shape[1:]} does not match labels {self.selection.shape}"
-                )
-            yield chunk, None
+        for _, dense, events in iter_frames_or_events(frames, chunk_size, workers=self.workers):
+            shape = events.frame_shape if dense is None else dense.shape[1:]
+            if tuple(shape) != self.selection.shape:
+                raise ValueError(f"frame shape {tuple(shape)} does not match labels {self.selection.shape}")
+            yield dense, events
 
     def _events_of(self, dense, pool):
-        from .compress import dense_events
-
         return dense_events(dense, pool=pool, threads=self.workers)
 
     def _events_of_pixels(self, x: np.ndarray):
         """Gathered pixels ``(c, n_selected)`` (selection order) as photon events."""
-        from .compress import CompressedFrames
-
         rows, cols = np.nonzero(x)
         pixels = self.selection.index[cols]
         order = np.lexsort((pixels, rows))
@@ -558,16 +548,6 @@ def multi_tau(
     return corr.result()
 
 
-def _label_matrices(frames, selection: PixelSelection, chunk_size):
-    """All frames of each label as ``(T, n_pixels_l)`` matrices in the native dtype."""
-    if hasattr(frames, "gather_pixels"):
-        blocks = [x for _, x in frames.gather_pixels(selection, chunk_size)]
-    else:
-        blocks = [selection.gather(chunk) for _, chunk in iter_chunks(frames, chunk_size)]
-    for cols, n_pix in zip(selection.label_slices(), selection.n_pixels, strict=True):
-        yield np.concatenate([b[:, cols] for b in blocks]) if blocks else np.zeros((0, n_pix))
-
-
 def two_time(
     frames,
     labels,
@@ -576,6 +556,9 @@ def two_time(
     *,
     mask=None,
     chunk_size: int | None = None,
+    workers: int | None = None,
+    method: str = "auto",
+    dtype=np.float32,
 ) -> np.ndarray:
     """Two-time correlation ``C(t1, t2) = <I(t1)·I(t2)> / (<I(t1)>·<I(t2)>)`` per ROI.
 
@@ -596,33 +579,81 @@ def two_time(
         True for good pixels.
     chunk_size : int, optional
         Frames read at a time.
+    workers : int, optional
+        Threads; default :func:`~jupyterlab_raydata.analysis.threads.thread_budget`.
+    method : {"auto", "events", "dense"}
+        ``"events"`` sums products of photon pairs at the same pixel (cost grows
+        with the square of the occupancy), ``"dense"`` multiplies pixel matrices
+        (cost grows with the pixels); ``"auto"`` picks events when the labelled
+        pixels' occupancy in the first chunk is at most
+        :data:`TWO_TIME_EVENT_LIMIT`. The result is the same.
+    dtype : numpy dtype
+        Of the result; float32 keeps 7 significant digits, far more than the
+        statistical precision of any two-time map, at half the memory.
 
     Returns
     -------
-    ndarray of float32, shape ``(n_labels, T, T)``
-        Symmetric; float32 keeps 7 significant digits, far more than the
-        statistical precision of any two-time map, at half the memory.
+    ndarray, shape ``(n_labels, T, T)``
+        Symmetric.
 
     Notes
     -----
-    Memory: the labelled pixels of all frames in their native dtype, one label's
-    pixels in float32 or float64, and the result (``4 * n_labels * T**2`` bytes);
-    full frames are never all in memory. Each map is one matrix product, computed
-    in float32 where that is exact and in float64 otherwise.
+    Memory: the result (``itemsize * n_labels * T**2`` bytes), plus the labelled
+    pixels of all frames in their native dtype (dense) or their photons (events,
+    about 24 bytes each); full frames are never all in memory. The dense path
+    computes each map as one matrix product, in float32 where that is exact.
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     selection = PixelSelection.from_labels(labels, mask)
     scale = _pixel_scale(norm, selection)
-    out = None
-    for j, x in enumerate(_label_matrices(frames, selection, chunk_size)):
-        n_t, n_pix = x.shape
-        if out is None:
-            valid = valid_frames(bad_frames, 0, n_t)
-            out = np.empty((selection.n_labels, n_t, n_t), np.float32)
+    threads = max(1, workers or thread_budget())
+    chunks = iter_frames_or_events(frames, chunk_size, workers=threads)
+    first = next(chunks, None)
+    if first is None:
+        return np.zeros((selection.n_labels, 0, 0), dtype)
+    _, dense, events = first
+    shape = dense.shape[1:] if dense is not None else events.frame_shape
+    if tuple(shape) != selection.shape:
+        raise ValueError(f"frame shape {tuple(shape)} does not match labels {selection.shape}")
+    use_events = method == "events"
+    if method == "auto":
+        if events is None:
+            events = dense_events(dense)
+        occupied = np.count_nonzero(_selected_flags(selection)[events.indices])
+        use_events = occupied <= TWO_TIME_EVENT_LIMIT * len(events) * selection.index.size
+    stream = itertools.chain([(0, dense, events)], chunks)
+    if use_events:
+        out = _two_time_events(stream, selection, scale, bad_frames, threads, dtype)
+    else:
+        out = _two_time_dense(stream, selection, scale, bad_frames, threads, dtype)
+    return out
+
+
+def _selected_flags(selection: PixelSelection) -> np.ndarray:
+    """Flat boolean mask of the selected pixels."""
+    flags = np.zeros(selection.shape[0] * selection.shape[1], bool)
+    flags[selection.index] = True
+    return flags
+
+
+def _two_time_dense(stream, selection, scale, bad_frames, threads, dtype) -> np.ndarray:
+    blocks = []
+    for _, dense, events in stream:
+        if dense is not None:
+            blocks.append(selection.gather(dense))
+        else:
+            blocks.extend(x for _, x in events.gather_pixels(selection))
+    n_t = sum(b.shape[0] for b in blocks)
+    valid = valid_frames(bad_frames, 0, n_t)
+    out = np.empty((selection.n_labels, n_t, n_t), dtype)
+    for j, (cols, n_pix) in enumerate(zip(selection.label_slices(), selection.n_pixels, strict=True)):
+        x = np.concatenate([b[:, cols] for b in blocks]) if blocks else np.zeros((0, n_pix))
         x = x.astype(work_dtype(x, scale is not None))
         if scale is not None:
-            x *= scale[selection.label_slices()[j]]
+            x *= scale[cols]
         x[~valid] = 0
-        with limit_blas(thread_budget()):
+        with limit_blas(threads):
             gram = _gram(x)
         mean = x.sum(axis=1, dtype=np.float64) / n_pix
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -630,6 +661,54 @@ def two_time(
         c[~valid] = np.nan
         c[:, ~valid] = np.nan
         out[j] = c
+    return out
+
+
+def _two_time_events(stream, selection, scale, bad_frames, threads, dtype) -> np.ndarray:
+    from ._event_twotime import column_lists, mirror, two_time_rows
+
+    order = _PixelOrder(selection, scale)
+    pieces = []
+    for _, dense, events in stream:
+        events = events if events is not None else dense_events(dense)
+        pieces.append(events.keep(order.col_of[events.indices] >= 0))
+    events = CompressedFrames.concatenate(pieces, selection.shape)
+    n_t = len(events)
+    valid = valid_frames(bad_frames, 0, n_t)
+    if not valid.all():  # bad frames' photons take no part
+        events = events.keep(np.repeat(valid, np.diff(events.indptr)))
+    values = order.float_values(events)
+    n_cols, n_labels = order.pixels.size, selection.n_labels
+    label_of = order.label_index.astype(np.int64)
+    colptr, times, vals, sums = column_lists(
+        events.indptr, events.indices, values, order.col_of, label_of, n_cols, n_labels
+    )
+    out = np.empty((n_labels, n_t, n_t), dtype)
+    n_pix = selection.n_pixels.astype(np.float64)
+    # Threads take whole ROIs, balanced by their photon pairs.
+    per_pixel = np.diff(colptr).astype(np.float64)
+    pairs = np.bincount(label_of, per_pixel * (per_pixel + 1), minlength=n_labels)
+    owner = np.zeros(n_labels, np.int64)
+    load = np.zeros(max(1, min(threads, n_labels)))
+    for lb in np.argsort(-pairs, kind="stable"):
+        owner[lb] = np.argmin(load)
+        load[owner[lb]] += pairs[lb]
+
+    def run(thread):
+        mine = owner == thread
+        two_time_rows(
+            events.indptr, events.indices, values, order.col_of, label_of, mine,
+            colptr, times, vals, n_pix, sums, out,
+        )  # fmt: skip
+        mirror(out, mine)
+
+    if load.size == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(load.size) as pool:
+            list(pool.map(run, range(load.size)))
+    out[:, ~valid] = np.nan
+    out[:, :, ~valid] = np.nan
     return out
 
 

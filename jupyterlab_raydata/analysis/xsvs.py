@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from .frames import PixelSelection, iter_chunks, valid_frames
+from .frames import PixelSelection, valid_frames
 
 __all__ = [
+    "EVENT_OCCUPANCY_LIMIT",
     "ContrastFit",
     "PhotonHistograms",
     "fit_contrast",
@@ -66,8 +67,23 @@ class PhotonHistograms:
             return (self.counts * k).sum(axis=2) / self.n_samples
 
 
+#: ``method`` values of :func:`photon_histograms`.
+METHODS = ("auto", "events", "dense")
+
+#: Largest occupancy of the labelled pixels (photons per pixel and frame) at which
+#: :func:`photon_histograms` works from photon events rather than pixel matrices.
+EVENT_OCCUPANCY_LIMIT = 0.3
+
+
 def photon_histograms(
-    frames, labels, *, n_bins: int = 6, mask=None, bad_frames=None, chunk_size: int | None = None
+    frames,
+    labels,
+    *,
+    n_bins: int = 6,
+    mask=None,
+    bad_frames=None,
+    chunk_size: int | None = None,
+    method: str = "auto",
 ) -> PhotonHistograms:
     """Histogram photon counts per ROI for exposures of 1, 2, 4, … ``2^(n_bins-1)`` frames.
 
@@ -85,29 +101,113 @@ def photon_histograms(
         Frames to skip; an exposure containing a bad frame is left out.
     chunk_size : int, optional
         Frames read at a time.
+    method : {"auto", "events", "dense"}
+        Count from photon events (pixels without a photon are counted per ROI
+        in one step) or from pixel matrices; ``"auto"`` picks events when the
+        labelled pixels' occupancy in the first chunk is at most
+        :data:`EVENT_OCCUPANCY_LIMIT`. The result is the same.
 
     Returns
     -------
     PhotonHistograms
     """
+    from .compress import dense_events, iter_frames_or_events
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     selection = PixelSelection.from_labels(labels, mask)
-    column_label = np.repeat(np.arange(selection.n_labels), selection.n_pixels)
-    n_labels = selection.n_labels
-    hist = [np.zeros((n_labels, 1), np.int64) for _ in range(n_bins)]
-    carry = [None] * n_bins  # a summed row waiting for its partner, per level
-    for t0, chunk in iter_chunks(frames, chunk_size):
-        x = selection.gather(chunk).astype(np.int64)
+    chunks = iter_frames_or_events(frames, chunk_size)
+    counter = None
+    for t0, dense, events in chunks:
+        if counter is None:
+            use_events = method == "events"
+            if method == "auto":
+                events = events if events is not None else dense_events(dense)
+                flags = np.zeros(selection.shape[0] * selection.shape[1], bool)
+                flags[selection.index] = True
+                n_in = np.count_nonzero(flags[events.indices])
+                use_events = n_in <= EVENT_OCCUPANCY_LIMIT * len(events) * selection.index.size
+            counter = _EventCounter(selection, n_bins) if use_events else _DenseCounter(selection, n_bins)
+        if isinstance(counter, _EventCounter):
+            counter.add(events if events is not None else dense_events(dense), t0, bad_frames)
+        else:
+            counter.add(dense if dense is not None else events[:], t0, bad_frames)
+    if counter is None:
+        counter = _DenseCounter(selection, n_bins)
+    return counter.result()
+
+
+class _DenseCounter:
+    """Histograms from pixel matrices: every pixel's count, zeros included."""
+
+    def __init__(self, selection, n_bins):
+        self.selection, self.n_bins = selection, n_bins
+        self.column_label = np.repeat(np.arange(selection.n_labels), selection.n_pixels)
+        self.hist = [np.zeros((selection.n_labels, 1), np.int64) for _ in range(n_bins)]
+        self.carry = [None] * n_bins  # a summed row waiting for its partner, per level
+
+    def add(self, chunk, t0, bad_frames):
+        x = self.selection.gather(chunk).astype(np.int64)
         valid = valid_frames(bad_frames, t0, t0 + x.shape[0])
-        for level in range(n_bins):
+        n_labels = self.selection.n_labels
+        for level in range(self.n_bins):
             if x.shape[0]:
-                hist[level] = _add_counts(hist[level], x[valid], column_label, n_labels)
-            if level + 1 < n_bins:
-                x, valid, carry[level] = _pair_sum(x, valid, carry[level])
-    width = max(h.shape[1] for h in hist)
-    counts = np.zeros((n_bins, n_labels, width), np.int64)
-    for level, h in enumerate(hist):
-        counts[level, :, : h.shape[1]] = h
-    return PhotonHistograms(2 ** np.arange(n_bins), selection.labels, counts)
+                self.hist[level] = _add_counts(self.hist[level], x[valid], self.column_label, n_labels)
+            if level + 1 < self.n_bins:
+                x, valid, self.carry[level] = _pair_sum(x, valid, self.carry[level])
+
+    def result(self) -> PhotonHistograms:
+        width = max(h.shape[1] for h in self.hist)
+        counts = np.zeros((self.n_bins, self.selection.n_labels, width), np.int64)
+        for level, h in enumerate(self.hist):
+            counts[level, :, : h.shape[1]] = h
+        return PhotonHistograms(2 ** np.arange(self.n_bins), self.selection.labels, counts)
+
+
+class _EventCounter:
+    """Histograms from photon events; pixels without a photon are counted per ROI at once."""
+
+    def __init__(self, selection, n_bins):
+        self.selection, self.n_bins = selection, n_bins
+        size = selection.shape[0] * selection.shape[1]
+        self.col_of = np.full(size, -1, np.int64)
+        self.col_of[selection.index] = np.arange(selection.index.size)
+        self.col_label = np.repeat(np.arange(selection.n_labels), selection.n_pixels)
+        n_cols = selection.index.size
+        self.held = np.zeros((n_bins, n_cols), np.int64)
+        self.held_cols = np.zeros((n_bins, n_cols), np.int64)
+        self.held_n = np.zeros(n_bins, np.int64)
+        self.held_state = np.zeros(n_bins, np.int64)
+        self.hist = np.zeros((n_bins, selection.n_labels, 1), np.int64)
+        self.zeros = np.zeros((n_bins, selection.n_labels), np.int64)
+        self.largest = 0  # largest count of a pixel in a frame so far
+
+    def add(self, events, t0, bad_frames):
+        from ._event_xsvs import feed_histograms
+
+        if events.values.size and events.values.min() < 0:
+            raise ValueError("photon counts must be non-negative integers")
+        values = events.values.astype(np.int64)
+        # A row sums at most 2^(n_bins - 1) frames: room for the largest count it can hold.
+        self.largest = max(self.largest, int(values.max(initial=0)))
+        width = self.largest * 2 ** (self.n_bins - 1) + 1
+        if width > self.hist.shape[2]:
+            grown = np.zeros((*self.hist.shape[:2], width), np.int64)
+            grown[:, :, : self.hist.shape[2]] = self.hist
+            self.hist = grown
+        valid = valid_frames(bad_frames, t0, t0 + len(events))
+        feed_histograms(
+            events.indptr, events.indices, values, valid, self.col_of, self.col_label,
+            self.selection.n_pixels.astype(np.int64), self.held, self.held_cols, self.held_n,
+            self.held_state, self.hist, self.zeros,
+        )  # fmt: skip
+
+    def result(self) -> PhotonHistograms:
+        counts = self.hist.copy()
+        counts[:, :, 0] = self.zeros
+        used = np.flatnonzero(counts.any(axis=(0, 1)))
+        counts = counts[:, :, : (used[-1] + 1 if used.size else 1)]
+        return PhotonHistograms(2 ** np.arange(self.n_bins), self.selection.labels, counts)
 
 
 def _add_counts(hist, x, column_label, n_labels):
