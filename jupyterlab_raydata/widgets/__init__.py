@@ -1,5 +1,6 @@
-"""ipywidgets for notebooks: the run browser (more to come: mask editor, g2 viewer)."""
+"""ipywidgets for notebooks: the run browser and the mask editor."""
 
+from .mask_editor import MaskEditor
 from .run_browser import RunBrowser
 
-__all__ = ["RunBrowser"]
+__all__ = ["MaskEditor", "RunBrowser"]
