@@ -38,7 +38,10 @@ export interface IRunPage {
   runs: IRunRow[];
   total: number;
   offset: number;
-  complete: boolean;
+  /** True while the catalog is still being indexed: rows and total cover only the indexed runs. */
+  partial: boolean;
+  indexed_runs: number;
+  catalog_runs: number | null;
   stale: boolean;
 }
 

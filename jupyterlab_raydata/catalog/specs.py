@@ -32,7 +32,8 @@ class _Spec(BaseModel):
 
     def identity(self) -> str:
         """A stable fingerprint of where the runs come from; the index is rebuilt when it changes."""
-        fields = self.model_dump(exclude={"refresh_seconds", "api_key", "runs"}, mode="json")
+        how = {"refresh_seconds", "api_key", "api_key_env", "timeout", "runs"}  # not where from
+        fields = self.model_dump(exclude=how, mode="json")
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,5 +1,6 @@
 import {
   ColDef,
+  ColumnState,
   GetRowIdParams,
   GridApi,
   GridReadyEvent,
@@ -7,6 +8,7 @@ import {
   IGetRowsParams,
   InfiniteRowModelModule,
   Module,
+  RowSelectedEvent,
   RowSelectionModule,
   RowSelectionOptions,
   TooltipModule,
@@ -17,6 +19,7 @@ import React, { useEffect, useMemo, useRef } from 'react';
 
 import { IRunRow } from '../api';
 import { RunBrowserModel } from './model';
+import { ISortKey } from './sort';
 import { formatTime } from './timeRange';
 import { compactValue } from './values';
 
@@ -72,6 +75,46 @@ const BASE_COLUMNS: ColDef<IRunRow>[] = [
   }
 ];
 
+/**
+ * The sidebar's narrower cut of the same columns: the date without seconds and tighter widths, so
+ * that scan, start, plan and owner fit its default width beside the tick boxes.
+ */
+const COMPACT_WIDTHS: Record<string, number> = {
+  scan_id: 62,
+  time: 104,
+  plan_name: 72,
+  owner: 60,
+  exit_status: 60
+};
+
+function compactColumn(column: ColDef<IRunRow>): ColDef<IRunRow> {
+  const compact = { ...column, width: COMPACT_WIDTHS[column.colId!] };
+  if (column.colId === 'time') {
+    compact.valueFormatter = p => (p.value ? formatTime(p.value, true) : '');
+    compact.tooltipValueGetter = p => (p.value ? formatTime(p.value) : '');
+  }
+  return compact;
+}
+
+/** The grid's sort state for the model's sort keys (no key: no sort arrow). */
+function sortState(sort: ISortKey[]): ColumnState[] {
+  return sort.map((key, i) => ({
+    colId: key.key,
+    sort: key.descending ? 'desc' : 'asc',
+    sortIndex: i
+  }));
+}
+
+/** Tick exactly the model's selection among the rows this grid has loaded. */
+function showSelection(grid: GridApi<IRunRow>, selected: ReadonlySet<string>) {
+  grid.forEachNode(node => {
+    const want = node.data ? selected.has(node.data.uid) : false;
+    if (node.data && node.isSelected() !== want) {
+      node.setSelected(want, false, 'api');
+    }
+  });
+}
+
 function startDocColumn(key: string): ColDef<IRunRow> {
   return {
     colId: key,
@@ -86,14 +129,26 @@ function startDocColumn(key: string): ColDef<IRunRow> {
 /**
  * The run table: server-side paging (infinite scroll) and multi-column sort (shift-click a
  * second header), checkbox selection, a row count. Clicking a row shows its metadata.
+ *
+ * Several tables may show one model (the sidebar's compact one and the main area's wide one): each
+ * follows the model's sort and selection, and tells the model what its user changes.
  */
-export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
-  const { model } = props;
+export function RunTable(props: {
+  model: RunBrowserModel;
+  /** The sidebar's narrow layout; the main area shows the full columns. */
+  compact?: boolean;
+  /** Shown as a button when given: open the wide table in the main area. */
+  onOpenMainArea?: () => void;
+}): JSX.Element {
+  const { model, compact = false } = props;
   const api = useRef<GridApi<IRunRow> | null>(null);
 
   const columnDefs = useMemo(
-    () => [...BASE_COLUMNS, ...model.columns.map(startDocColumn)],
-    [model.columns]
+    () => [
+      ...(compact ? BASE_COLUMNS.map(compactColumn) : BASE_COLUMNS),
+      ...model.columns.map(startDocColumn)
+    ],
+    [model.columns, compact]
   );
 
   const datasource = useMemo<IDatasource>(
@@ -107,7 +162,12 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
         );
         model
           .fetchRows(params.startRow, params.endRow - params.startRow)
-          .then(page => params.successCallback(page.runs, page.total))
+          .then(page => {
+            params.successCallback(page.runs, page.total);
+            if (api.current) {
+              showSelection(api.current, model.selected);
+            }
+          })
           .catch(() => params.failCallback());
       }
     }),
@@ -130,11 +190,33 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
       api.current?.ensureIndexVisible(0, 'top');
     };
     const refresh = () => api.current?.refreshInfiniteCache();
+    // Another table changed the selection or the sort: follow it.
+    const follow = () => {
+      const grid = api.current;
+      if (!grid) {
+        return;
+      }
+      showSelection(grid, model.selected);
+      const current = grid
+        .getColumnState()
+        .filter(c => c.sort)
+        .sort((a, b) => (a.sortIndex ?? 0) - (b.sortIndex ?? 0))
+        .map(c => ({ key: c.colId, descending: c.sort === 'desc' }));
+      if (JSON.stringify(current) !== JSON.stringify(model.sort)) {
+        const shown = model.sort.length === 1 && model.sort[0].key === 'time';
+        grid.applyColumnState({
+          state: shown && current.length === 0 ? [] : sortState(model.sort),
+          defaultState: { sort: null }
+        });
+      }
+    };
     model.searchChanged.connect(restart);
     model.rowsStale.connect(refresh);
+    model.changed.connect(follow);
     return () => {
       model.searchChanged.disconnect(restart);
       model.rowsStale.disconnect(refresh);
+      model.changed.disconnect(follow);
     };
   }, [model]);
 
@@ -143,19 +225,30 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
     if (!grid) {
       return;
     }
+    const visible: string[] = [];
     const last = grid.getLastDisplayedRowIndex();
     for (let i = grid.getFirstDisplayedRowIndex(); i <= last; i++) {
-      const node = grid.getDisplayedRowAtIndex(i);
-      if (node?.data) {
-        node.setSelected(true);
+      const uid = grid.getDisplayedRowAtIndex(i)?.data?.uid;
+      if (uid) {
+        visible.push(uid);
       }
     }
+    model.setSelection([...model.selected, ...visible]);
   };
 
   const total = model.total;
   const selected = model.selected.size;
+  const progress = model.progress;
+  const count =
+    total === null
+      ? model.problem
+        ? 'No runs to show'
+        : 'Loading runs…'
+      : `${total.toLocaleString()} run${total === 1 ? '' : 's'}`;
   return (
-    <div className="jp-raydata-RunTable">
+    <div
+      className={`jp-raydata-RunTable${compact ? ' jp-raydata-mod-compact' : ''}`}
+    >
       <div className="jp-raydata-RunTable-grid" data-testid="run-grid">
         <AgGridReact<IRunRow>
           modules={MODULES}
@@ -174,10 +267,15 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
           rowSelection={ROW_SELECTION}
           onGridReady={(e: GridReadyEvent<IRunRow>) => {
             api.current = e.api;
+            if (model.sort.some(k => k.key !== 'time' || !k.descending)) {
+              e.api.applyColumnState({ state: sortState(model.sort) });
+            }
           }}
-          onSelectionChanged={e =>
-            model.setSelection(e.api.getSelectedRows().map(r => r.uid))
-          }
+          onRowSelected={(e: RowSelectedEvent<IRunRow>) => {
+            if (e.source !== 'api' && e.data) {
+              model.select(e.data.uid, e.node.isSelected() === true);
+            }
+          }}
           onRowClicked={e => {
             if (e.data) {
               void model.activate(e.data.uid);
@@ -191,24 +289,48 @@ export function RunTable(props: { model: RunBrowserModel }): JSX.Element {
       </div>
       <div className="jp-raydata-RunTable-footer">
         <span className="jp-raydata-RunTable-count" data-testid="run-count">
-          {total === null
-            ? 'Loading runs…'
-            : `${total.toLocaleString()} run${total === 1 ? '' : 's'}`}
-          {!model.complete && ' (still indexing older runs)'}
-          {model.stale && ' (catalog unreachable: showing the last known runs)'}
+          {count}
           {selected > 0 && ` · ${selected} selected`}
         </span>
-        <button className="jp-mod-styled" onClick={selectVisible}>
-          Select visible
-        </button>
-        <button
-          className="jp-mod-styled"
-          disabled={selected === 0}
-          onClick={() => api.current?.deselectAll()}
-        >
-          Clear
-        </button>
+        <span className="jp-raydata-RunTable-buttons">
+          <button
+            className="jp-mod-styled"
+            title="Tick the runs shown in the table"
+            onClick={selectVisible}
+          >
+            Select shown
+          </button>
+          <button
+            className="jp-mod-styled"
+            disabled={selected === 0}
+            onClick={() => model.setSelection([])}
+          >
+            Clear
+          </button>
+          {props.onOpenMainArea && (
+            <button
+              className="jp-mod-styled"
+              title="The same table, wide, in the main area"
+              onClick={props.onOpenMainArea}
+            >
+              Open wide
+            </button>
+          )}
+        </span>
       </div>
+      {progress !== null && (
+        <div className="jp-raydata-RunTable-note" data-testid="run-progress">
+          {`Partial: still indexing the catalog, ${progress.indexed.toLocaleString()}` +
+            (progress.total === null
+              ? ' runs so far'
+              : ` of ${progress.total.toLocaleString()} runs`)}
+        </div>
+      )}
+      {model.stale && (
+        <div className="jp-raydata-RunTable-note">
+          Catalog unreachable: showing the last known runs
+        </div>
+      )}
     </div>
   );
 }

@@ -31,6 +31,12 @@ export interface IProblem {
   detail: string;
 }
 
+function progressOf(page: IRunPage): IIndexProgress | null {
+  return page.partial
+    ? { indexed: page.indexed_runs, total: page.catalog_runs }
+    : null;
+}
+
 function toProblem(error: unknown): IProblem {
   if (error instanceof RaydataAPIError) {
     return { error: error.error, detail: error.detail };
@@ -45,6 +51,12 @@ export type DetailState =
   | { status: 'ready'; uid: string; detail: IRunDetail }
   | { status: 'error'; uid: string; problem: IProblem };
 
+/** How far the server's index has got while it is still reading the catalog. */
+export interface IIndexProgress {
+  indexed: number;
+  total: number | null;
+}
+
 /** Options for a preview image request. */
 export interface IPreviewOptions {
   kind: 'average' | 'frame';
@@ -56,10 +68,14 @@ export interface IPreviewOptions {
 /**
  * State of the run browser: catalog, filters, sort, columns, selection, active run.
  *
- * Views render it and call its setters; the grid asks it for pages. It emits `changed` for any state
- * change, `searchChanged` when the set of matching runs must be fetched afresh (the grid resets), and
- * `rowsStale` when polling sees new runs or the columns change (the grid refreshes in place: scroll
- * and selection survive).
+ * Views render it and call its setters; every grid showing it (the sidebar's and the main area's)
+ * asks it for pages, so catalog, search, sort, columns and selection are one state. It emits `changed`
+ * for any state change, `searchChanged` when the set of matching runs must be fetched afresh (grids
+ * reset), and `rowsStale` when polling sees new runs or the columns change (grids refresh in place:
+ * scroll and selection survive).
+ *
+ * A search the server refuses (a query that does not parse) keeps the last accepted one in force:
+ * the tables go on showing its runs beside the error until the user changes the query.
  */
 export class RunBrowserModel implements IDisposable {
   constructor(options: { state?: IStateDB | null } = {}) {
@@ -115,16 +131,20 @@ export class RunBrowserModel implements IDisposable {
   get total(): number | null {
     return this._total;
   }
-  /** False while the server's index is still loading older runs. */
-  get complete(): boolean {
-    return this._complete;
+  /** True while the server's index is still reading the catalog: the runs shown may be missing some. */
+  get partial(): boolean {
+    return this._progress !== null;
+  }
+  /** Runs indexed of the catalog's runs while `partial`, else null. */
+  get progress(): IIndexProgress | null {
+    return this._progress;
   }
   /** True when the server could not reach the catalog for new runs. */
   get stale(): boolean {
     return this._stale;
   }
   get problem(): IProblem | null {
-    return this._problem;
+    return this._queryProblem ?? this._problem;
   }
   get selected(): ReadonlySet<string> {
     return this._selected;
@@ -160,6 +180,8 @@ export class RunBrowserModel implements IDisposable {
 
   async setCatalog(name: string): Promise<void> {
     this._catalog = name;
+    this._goodQuery = this._query;
+    this._queryProblem = null;
     this._selected = new Set();
     this._detail = { status: 'none' };
     this._help = null;
@@ -192,16 +214,21 @@ export class RunBrowserModel implements IDisposable {
   }
 
   setQuery(query: string): void {
-    if (query === this._query) {
+    if (query === this._query && this._queryProblem === null) {
       return;
     }
     this._query = query;
+    this._queryProblem = null;
     this._restartSearch();
   }
 
-  /** Called by the grid when the user sorts; the grid itself refetches. */
+  /** Called by a grid when the user sorts (that grid refetches; the others follow the model). */
   setSort(keys: ISortKey[]): void {
-    this._sort = keys.length ? keys : DEFAULT_SORT;
+    const sort = keys.length ? keys : DEFAULT_SORT;
+    if (sortToQuery(sort) === sortToQuery(this._sort)) {
+      return;
+    }
+    this._sort = sort;
     this._changed.emit();
   }
 
@@ -217,6 +244,20 @@ export class RunBrowserModel implements IDisposable {
   setSelection(uids: Iterable<string>): void {
     this._selected = new Set(uids);
     this._changed.emit();
+  }
+
+  /** Tick or untick one run (from any table). */
+  select(uid: string, selected: boolean): void {
+    if (this._selected.has(uid) === selected) {
+      return;
+    }
+    const next = new Set(this._selected);
+    if (selected) {
+      next.add(uid);
+    } else {
+      next.delete(uid);
+    }
+    this.setSelection(next);
   }
 
   /** Show a run's metadata panels and preview. */
@@ -255,21 +296,44 @@ export class RunBrowserModel implements IDisposable {
   async fetchRows(offset: number, limit: number): Promise<IRunPage> {
     const catalog = this._catalog;
     if (!catalog) {
-      return { runs: [], total: 0, offset, complete: true, stale: false };
+      return {
+        runs: [],
+        total: 0,
+        offset,
+        partial: false,
+        indexed_runs: 0,
+        catalog_runs: 0,
+        stale: false
+      };
     }
+    const query = this._query;
     try {
       const page = await requestAPI<IRunPage>(
         this._runsEndpoint(catalog, { offset, limit })
       );
       this._total = page.total;
-      this._complete = page.complete;
+      this._progress = progressOf(page);
       this._stale = page.stale;
       this._newest = offset === 0 ? (page.runs[0]?.uid ?? null) : this._newest;
+      this._goodQuery = query;
       this._problem = null;
       this._changed.emit();
       return page;
     } catch (error) {
-      this._setProblem(toProblem(error));
+      const refused =
+        error instanceof RaydataAPIError &&
+        error.status === 400 &&
+        query === this._query &&
+        query !== this._goodQuery;
+      if (refused) {
+        // Keep the last accepted search in force: the tables show its runs beside the error.
+        this._queryProblem = toProblem(error);
+        this._query = this._goodQuery;
+        this._searchChanged.emit();
+        this._changed.emit();
+      } else {
+        this._setProblem(toProblem(error));
+      }
       throw error;
     }
   }
@@ -304,11 +368,14 @@ export class RunBrowserModel implements IDisposable {
     }
     const newest = page.runs[0]?.uid ?? null;
     const grew = page.total !== this._total || newest !== this._newest;
-    const finishedLoading = page.complete !== this._complete;
-    if (grew || finishedLoading || page.stale !== this._stale) {
+    const progress = progressOf(page);
+    const indexing =
+      progress?.indexed !== this._progress?.indexed ||
+      page.partial !== this.partial;
+    if (grew || indexing || page.stale !== this._stale) {
       this._total = page.total;
       this._newest = newest;
-      this._complete = page.complete;
+      this._progress = progress;
       this._stale = page.stale;
       this._rowsStale.emit();
       this._changed.emit();
@@ -362,10 +429,12 @@ export class RunBrowserModel implements IDisposable {
   private _available: IColumnInfo[] = [];
   private _help: IQueryHelp | null = null;
   private _total: number | null = null;
-  private _complete = true;
+  private _progress: IIndexProgress | null = null;
   private _stale = false;
   private _newest: string | null = null;
   private _problem: IProblem | null = null;
+  private _queryProblem: IProblem | null = null;
+  private _goodQuery = '';
   private _selected = new Set<string>();
   private _detail: DetailState = { status: 'none' };
   private _changed = new Signal<this, void>(this);

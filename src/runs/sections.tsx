@@ -10,7 +10,7 @@ import { RunTable } from './RunTable';
 import { SearchBar } from './SearchBar';
 
 /** Re-render `render` whenever the run browser model changes. */
-function Bound(props: {
+export function Bound(props: {
   model: RunBrowserModel;
   render: (model: RunBrowserModel) => JSX.Element;
 }): JSX.Element {
@@ -21,8 +21,14 @@ function Bound(props: {
   );
 }
 
-/** The sidebar's "Runs" and "Metadata" sections over one run browser model. */
-export function runSections(model: RunBrowserModel): ISidebarSection[] {
+/**
+ * The sidebar's "Runs" and "Metadata" sections over one run browser model; `openMainArea` opens the
+ * same table wide in the main area.
+ */
+export function runSections(
+  model: RunBrowserModel,
+  options: { openMainArea?: () => void } = {}
+): ISidebarSection[] {
   return [
     {
       id: 'runs',
@@ -34,7 +40,11 @@ export function runSections(model: RunBrowserModel): ISidebarSection[] {
             <>
               <SearchBar model={m} />
               <ColumnChooser model={m} />
-              <RunTable model={m} />
+              <RunTable
+                model={m}
+                compact={true}
+                onOpenMainArea={options.openMainArea}
+              />
             </>
           )}
         />

@@ -64,12 +64,16 @@ function toEpochSeconds(local: string): string {
   return Number.isNaN(ms) ? local : String(Math.floor(ms / 1000));
 }
 
-/** `2024-03-05 14:30:12` in the browser's time zone, for table cells. */
-export function formatTime(epochSeconds: number): string {
+/**
+ * `2024-03-05 14:30:12` in the browser's time zone, for table cells; `short` gives `24-03-05 14:30`
+ * for narrow ones.
+ */
+export function formatTime(epochSeconds: number, short = false): string {
   const d = new Date(epochSeconds * 1000);
   const pad = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-  );
+  const date = `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return short
+    ? `${String(d.getFullYear()).slice(2)}-${date} ${time}`
+    : `${d.getFullYear()}-${date} ${time}:${pad(d.getSeconds())}`;
 }
