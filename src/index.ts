@@ -10,10 +10,12 @@ import { RaydataModel } from './model';
 import { RunBrowserModel } from './runs/model';
 import { runSections } from './runs/sections';
 import { RaydataSidebar } from './sidebar';
+import { RunBrowserPanel } from './runs/RunBrowserPanel';
 
 /** Command ids the extension registers. */
 export namespace CommandIDs {
   export const openSidebar = 'raydata:open-sidebar';
+  export const openRunBrowser = 'raydata:open-run-browser';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -30,7 +32,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const model = new RaydataModel();
     const runs = new RunBrowserModel({ state });
-    const sidebar = new RaydataSidebar(model, runSections(runs));
+    const sidebar = new RaydataSidebar(
+      model,
+      runSections(runs, {
+        openMainArea: () => void app.commands.execute(CommandIDs.openRunBrowser)
+      })
+    );
     sidebar.disposed.connect(() => runs.dispose());
     app.shell.add(sidebar, 'left', { rank: 250 });
     restorer?.add(sidebar, sidebar.id);
@@ -41,6 +48,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => app.shell.activateById(sidebar.id)
     });
     palette?.addItem({ command: CommandIDs.openSidebar, category: 'Raydata' });
+
+    // The wide run table: one panel at a time, sharing the sidebar's model.
+    let wide: RunBrowserPanel | null = null;
+    app.commands.addCommand(CommandIDs.openRunBrowser, {
+      label: 'Open the run browser in the main area',
+      caption:
+        'The run table at full width, sharing the sidebar search and selection',
+      execute: () => {
+        if (!wide || wide.isDisposed) {
+          wide = new RunBrowserPanel(runs);
+          app.shell.add(wide, 'main');
+        }
+        app.shell.activateById(wide.id);
+      }
+    });
+    palette?.addItem({
+      command: CommandIDs.openRunBrowser,
+      category: 'Raydata'
+    });
 
     void model.refresh();
     void app.restored.then(() => runs.initialize());
