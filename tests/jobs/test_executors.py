@@ -13,8 +13,14 @@ from distributed import KilledWorker
 from notebooks import prepare
 from test_runner import gone, wait_for, waiting
 
+from jupyterlab_raydata.catalog.registry import CatalogRegistry
+from jupyterlab_raydata.catalog.search import RunSearch
+from jupyterlab_raydata.context import KernelSettings
 from jupyterlab_raydata.errors import Unavailable
 from jupyterlab_raydata.jobs.executors import ClusterConfig, DaskExecutor
+from jupyterlab_raydata.jobs.folder import JobFolder
+from jupyterlab_raydata.jobs.submission import check_submission, job_spec
+from jupyterlab_raydata.jobs.templates import TemplateRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,12 +130,29 @@ def slurm(tmp_path_factory):
         executor.close()
 
 
-def test_a_job_runs_inside_a_slurm_allocation(slurm, tmp_path):
-    folder = prepare(tmp_path, ["import os\nprint(os.environ['SLURM_JOB_ID'])"], job_id="s1")
-    status = slurm.submit(folder).result(timeout=180)
-    assert status["state"] == "completed"
+def test_quick_look_runs_inside_a_slurm_allocation(slurm, tmp_path, jobs_demo_catalog):
+    catalogs = {"demo": {"kind": "sqlite", "path": str(jobs_demo_catalog)}}
+    settings = KernelSettings(
+        catalogs=catalogs, data_dir=str(tmp_path / "data"), masks_dir=str(tmp_path / "masks")
+    )
+    registry = CatalogRegistry(catalogs, settings.data_dir)
+    uid = registry.get("demo").search(RunSearch(q="plan_name=count", limit=1)).runs[0].uid
+    submission = check_submission(
+        TemplateRegistry([]), registry, settings, template="quick_look", catalog="demo", uids=[uid]
+    )
+    spec = job_spec(
+        submission, submission.runs[0], job_id="s1", settings=settings, results_dir=tmp_path / "results"
+    )
+    folder = JobFolder(spec.folder)
+    folder.create(spec)
+
+    status = slurm.submit(folder).result(timeout=300)
+
+    assert status["state"] == "completed", status["failure"]
     assert status["slurm_job_id"].isdigit()
     assert f"SLURM_JOB_ID={status['slurm_job_id']} " in folder.log.read_text()
+    assert status["figures"] and all((folder.figures / f["file"]).is_file() for f in status["figures"])
+    assert (folder.path / "summary.json").is_file()
 
 
 def test_cancel_works_inside_slurm(slurm, tmp_path):
