@@ -276,7 +276,7 @@ class Dispatcher:
                 "heading": status.heading,
             }
         )
-        self.emit(events.JOB, events.job_event(record, "progress"))
+        self.emit(events.JOB, {**events.job_event(record, "progress"), "written": status.updated})
 
     def _settle(self, job: _Running) -> None:
         self._report(job)

@@ -47,6 +47,10 @@ SCHEMAS: list[dict[str, Any]] = [
             "cells_total": {"type": "integer"},
             "heading": {"type": "string"},
             "failure": {"type": ["string", "null"]},
+            "written": {
+                "type": "number",
+                "description": "For progress: when the runner wrote it, in epoch seconds (its host's clock).",
+            },
             "time": _TIME,
         },
         "required": ["id", "owner", "state", "reason", "time"],
