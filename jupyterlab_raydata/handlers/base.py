@@ -78,11 +78,17 @@ class RaydataHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, RaydataError):
             status_code = exc.status
+        elif isinstance(exc, ValueError):
+            # The analysis layer says what is wrong with its input as a plain ValueError.
+            status_code = 400
         super().send_error(status_code, **kwargs)
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, RaydataError):
             self.log.warning("%s %s -> %s %s", self.request.method, self.request.path, value.status, value)
+            return
+        if isinstance(value, ValueError):
+            self.log.warning("%s %s -> 400 %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
 
@@ -104,6 +110,8 @@ class RaydataHandler(APIHandler):
             body = ErrorResponse(error=exc.error, detail=exc.detail)
         elif isinstance(exc, web.HTTPError):
             body = ErrorResponse(error=exc.reason or self._reason, detail=exc.log_message or "")
+        elif isinstance(exc, ValueError):
+            body = ErrorResponse(error="Invalid input", detail=str(exc))
         elif status_code >= 500:
             body = ErrorResponse(
                 error="Internal server error",

@@ -24,6 +24,7 @@ class ProbeHandler(RaydataHandler):
         "conflict": Conflict("Job already finished", "Job 7 finished at 10:02; nothing to cancel."),
         "unavailable": Unavailable("Catalog unreachable", "Connection refused by chx.example:443."),
         "crash": RuntimeError("secret internal state /etc/passwd"),
+        "value": ValueError("mask shape (100, 100) does not match the detector shape (128, 128)"),
     }
 
     @web.authenticated
@@ -66,6 +67,17 @@ async def test_raydata_errors_keep_their_status_and_message(jp_fetch, probe, kin
     assert code == status
     assert body["error"] == error
     assert body["detail"] == str(ProbeHandler.failures[kind].detail)
+
+
+async def test_the_analysis_layers_value_error_is_400_with_its_message(jp_fetch, probe):
+    code, body = await _error(jp_fetch, "raydata-probe", "value")
+    assert (code, body) == (
+        400,
+        {
+            "error": "Invalid input",
+            "detail": "mask shape (100, 100) does not match the detector shape (128, 128)",
+        },
+    )
 
 
 async def test_unexpected_exception_is_500_without_internals(jp_fetch, probe):
