@@ -12,7 +12,8 @@ Modules (each loads on first use, so importing the package stays cheap):
 * :mod:`.geometry` — q and phi maps (SAXS, GISAXS), geometry from run metadata;
 * :mod:`.rois` — q rings, q-phi segments, boxes as label arrays;
 * :mod:`.preprocess` — frame sums, average image, bad frames, I(q), background;
-* :mod:`.compress` — sparse photon-frame compression and occupancy statistics;
+* :mod:`.compress` — photon events: sparse compression and occupancy statistics;
+* :mod:`.hdf5` — HDF5 (Eiger) frames decoded in parallel, dense or straight to events;
 * :mod:`.correlation` — multi-tau g2, two-time maps;
 * :mod:`.xsvs` — photon-count histograms and contrast fits;
 * :mod:`.fits` — g2 fits and Γ(q²) → D;
@@ -31,6 +32,7 @@ _MODULES = (
     "fits",
     "frames",
     "geometry",
+    "hdf5",
     "masks",
     "partitions",
     "poni",
@@ -62,6 +64,7 @@ _SHORTCUTS = {
     "circular_average": "preprocess",
     "smooth_iq_map": "preprocess",
     "compress_frames": "compress",
+    "HDF5Frames": "hdf5",
     "fit_g2": "fits",
     "fit_diffusion": "fits",
     "simulate_speckle": "synthetic",

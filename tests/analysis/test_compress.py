@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,29 @@ def test_save_and_load(tmp_path, sparse):
     np.testing.assert_array_equal(back[:], sparse)
     with pytest.raises(ValueError, match="inconsistent"):
         compress.CompressedFrames([0, 2], [1], [1], (2, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.int32, np.float32, np.float64])
+def test_extraction_kernel_matches_numpy(rng, dtype):
+    # 7x9 pixels: frames end in the middle of 64-bit words; 30 % occupancy outgrows
+    # the kernel's first output buffer.
+    frames = (rng.random((50, 7, 9)) < 0.3) * rng.integers(1, 200, (50, 7, 9))
+    if np.dtype(dtype).kind != "u":
+        frames = frames - 50 * (rng.random((50, 7, 9)) < 0.1)  # negative values are not photons
+    frames = frames.astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        frames[frames == 0] = -0.0
+    mask = rng.random((7, 9)) > 0.2
+    for threshold, good in ((0, None), (3.5, mask.ravel())):
+        keep = frames > threshold
+        if good is not None:
+            keep &= mask
+        expected = np.where(keep, frames, 0)
+        for threads in (1, 3):
+            with ThreadPoolExecutor(threads) as pool:
+                got = compress.dense_events(
+                    frames, good=good, threshold=threshold, pool=pool, threads=threads
+                )
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got[:], expected)
+            assert all(np.all(np.diff(got.sparse_frame(t).indices) > 0) for t in range(len(got)))

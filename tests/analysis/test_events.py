@@ -1,0 +1,148 @@
+"""The photon-event paths equal the dense ones (multi-tau, two-time, XSVS histograms)."""
+
+import numpy as np
+import pytest
+
+from jupyterlab_raydata.analysis import compress, correlation, geometry, rois, synthetic, xsvs
+from jupyterlab_raydata.analysis._event_multitau import plan_event_levels
+
+
+def _sparse(rng, shape=(150, 24, 30), occupancy=0.05, top=4, dtype=np.uint16):
+    counts = rng.integers(1, top + 1, shape)
+    return ((rng.random(shape) < occupancy) * counts).astype(dtype)
+
+
+@pytest.fixture
+def data(rng):
+    """Sparse random frames with an empty frame, a one-photon frame and counts > 1."""
+    frames = _sparse(rng)
+    frames[10] = 0
+    frames[11] = 0
+    frames[11, 5, 7] = 3
+    labels = np.zeros(frames.shape[1:], int)
+    labels[2:10, 3:20] = 1
+    labels[12:22, 5:28] = 2
+    labels[0, :] = 4
+    return frames, labels
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(a.lags, b.lags)
+    np.testing.assert_allclose(a.g2, b.g2, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("num_bufs", "num_levels", "workers"), [(8, None, 1), (4, 3, 2), (6, 7, 3), (2, None, 2)]
+)
+def test_multi_tau_events_equal_dense(data, num_bufs, num_levels, workers):
+    frames, labels = data
+    bad = [0, 3, 4, 99]
+    dense = correlation.multi_tau(frames, labels, num_bufs, num_levels, bad_frames=bad, method="dense")
+    for source in (frames, compress.compress_frames(frames).frames):
+        kw = {"bad_frames": bad, "workers": workers, "chunk_size": 37}
+        _same(correlation.multi_tau(source, labels, num_bufs, num_levels, method="events", **kw), dense)
+        _same(correlation.multi_tau(source, labels, num_bufs, num_levels, method="auto", **kw), dense)
+
+
+@pytest.mark.parametrize("limit", [0.01, 0.08, 0.2, 0.6])
+def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit):
+    """The occupancy limit moves the level where the dense engine takes over; the result stays."""
+    frames, labels = data
+    monkeypatch.setattr(correlation, "EVENT_OCCUPANCY_LIMIT", limit)
+    dense = correlation.multi_tau(frames, labels, 4, bad_frames=[5, 60], method="dense")
+    corr = correlation.MultiTauCorrelator(labels, 4, workers=2)
+    for start in range(0, len(frames), 23):  # fed in pieces, with results read in between
+        corr.update(frames[start : start + 23], bad_frames=[5, 60])
+        if start == 46:
+            corr.result()
+    _same(corr.result(), dense)
+    first_dense = plan_event_levels(corr.occupancy, limit)
+    if first_dense == 0:
+        assert corr.path == "dense"
+    else:
+        assert (corr.path, corr.event_levels) == ("events", first_dense)
+
+
+def test_auto_picks_events_for_sparse_and_dense_for_full_frames(data, rng):
+    frames, labels = data
+    sparse = correlation.MultiTauCorrelator(labels)
+    sparse.update(frames)
+    assert sparse.path == "events" and sparse.event_levels >= 1
+    roi = frames[:, labels > 0]
+    assert sparse.occupancy[0] == pytest.approx(np.count_nonzero(roi) / roi.size)
+    full = rng.integers(1, 9, frames.shape).astype(np.uint16)
+    crowded = correlation.MultiTauCorrelator(labels)
+    crowded.update(full)
+    assert crowded.path == "dense" and crowded.occupancy[0] == 1.0
+    _same(crowded.result(), correlation.multi_tau(full, labels, method="events"))
+
+
+def test_norm_masks_and_every_roi_shape(rng):
+    frames = _sparse(rng, (120, 40, 44), occupancy=0.08, top=300)  # counts past one byte
+    geo = geometry.Geometry((20.0, 22.0), 5.0, 1.0, 75e-6)
+    q, phi = geometry.q_map((40, 44), geo), geometry.phi_map((40, 44), geo)
+    mask = rng.random((40, 44)) > 0.1
+    edges = rois.ring_edges(q[20, 26], q[20, 42], 4)
+    shapes = [
+        rois.q_rings(q, edges, mask=mask).labels,
+        rois.q_phi_segments(q, phi, edges, [(-180, -60), (-60, 60), (170, -170)], mask=mask).labels,
+        rois.boxes((40, 44), [(2, 3, 10, 12), (20, 1, 39, 9), (30, 30, 36, 43)], mask=mask).labels,
+    ]
+    norm = rng.uniform(0.5, 2.0, (40, 44))
+    for labels in shapes:
+        for kw in ({"mask": mask}, {"norm": norm}):
+            dense = correlation.multi_tau(frames, labels, 8, bad_frames=[7], method="dense", **kw)
+            _same(correlation.multi_tau(frames, labels, 8, bad_frames=[7], method="events", **kw), dense)
+            d2 = correlation.two_time(frames[:50], labels, [7], method="dense", dtype=np.float64, **kw)
+            e2 = correlation.two_time(frames[:50], labels, [7], method="events", dtype=np.float64, **kw)
+            np.testing.assert_allclose(e2, d2, rtol=1e-12, atol=1e-300)
+        np.testing.assert_array_equal(
+            xsvs.photon_histograms(frames, labels, n_bins=4, mask=mask, method="events").counts,
+            xsvs.photon_histograms(frames, labels, n_bins=4, mask=mask, method="dense").counts,
+        )
+
+
+def test_known_dynamics_through_events(speckle, speckle_rings):
+    """Synthetic Brownian speckle: the event path gives the dense path's g2, exactly."""
+    compressed, _ = compress.compress_frames(speckle.frames)
+    corr = correlation.MultiTauCorrelator(speckle_rings.labels, method="events")
+    corr.update(compressed)
+    dense = correlation.multi_tau(speckle.frames, speckle_rings.labels, method="dense")
+    _same(corr.result(), dense)
+    lag = 1
+    expected = synthetic.expected_g2(speckle.truth, speckle_rings.q, [lag * speckle.truth["dt_s"]])[0]
+    assert np.abs(corr.result().g2[lag] - expected).max() < 0.05
+
+
+def test_two_time_events_equal_dense(data):
+    frames, labels = data
+    for bad in ([], [0, 10, 33]):
+        dense = correlation.two_time(frames[:90], labels, bad, method="dense")
+        for workers in (1, 2):
+            events = correlation.two_time(frames[:90], labels, bad, method="events", workers=workers)
+            assert events.dtype == np.float32
+            np.testing.assert_array_equal(events, dense)
+        compressed = compress.compress_frames(frames[:90]).frames
+        np.testing.assert_array_equal(correlation.two_time(compressed, labels, bad, chunk_size=16), dense)
+
+
+def test_photon_histograms_events_equal_dense(data):
+    frames, labels = data
+    compressed = compress.compress_frames(frames).frames
+    for bad in (None, [0, 1, 31, 100]):
+        kw = {"n_bins": 5, "bad_frames": bad}
+        dense = xsvs.photon_histograms(frames, labels, method="dense", chunk_size=20, **kw)
+        events = xsvs.photon_histograms(frames, labels, method="events", chunk_size=7, **kw)
+        np.testing.assert_array_equal(events.counts, dense.counts)
+        np.testing.assert_array_equal(xsvs.photon_histograms(compressed, labels, **kw).counts, dense.counts)
+
+
+def test_events_must_be_sorted_within_a_frame(data):
+    frames, labels = data
+    c = compress.compress_frames(frames[:4]).frames
+    reverse = slice(None, None, -1)
+    shuffled = compress.CompressedFrames(c.indptr, c.indices[reverse], c.values[reverse], c.frame_shape)
+    with pytest.raises(ValueError, match="ascending"):
+        correlation.multi_tau(shuffled, labels, method="events")
+    with pytest.raises(ValueError, match="method"):
+        correlation.multi_tau(frames, labels, method="fast")
