@@ -437,3 +437,34 @@ async def test_automatic_analysis_is_off_by_default_and_switchable(api):
     assert (code, answer["error"]) == (404, "Unknown catalog")
     code, _ = await failure(api("PUT", "catalogs", "demo", "auto-analysis", body={"enabled": "maybe"}))
     assert code == 400
+
+
+class TestWorkerProcesses:
+    @pytest.fixture
+    def raydata_config(self, raydata_config):
+        return {**raydata_config, "cluster": {"kwargs": {"n_workers": 1, "threads_per_worker": 1}}}
+
+    async def test_a_killed_worker_fails_its_job_with_the_reason_and_the_queue_goes_on(
+        self, api, jp_serverapp, tmp_path
+    ):
+        xpcs_uids = await xpcs_runs(api)
+        body = {
+            "template": "gate",
+            "catalog": "demo",
+            "uids": xpcs_uids[:1],
+            "parameters": {"gate": str(tmp_path / "never")},
+        }
+        doomed = (await api("POST", "jobs", body=body))["jobs"][0]
+        after = (
+            await api("POST", "jobs", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:1]})
+        )["jobs"][0]
+        await until(api, doomed["id"], lambda j: j["state"] == "running" and j["heading"] == "Wait")
+        client = jp_serverapp.web_app.settings["raydata"].services.executor.client()
+        (pid,) = (await asyncio.to_thread(client.run, os.getpid)).values()
+        os.kill(pid, 9)
+        doomed = await until(api, doomed["id"], final)
+        assert (doomed["state"], doomed["failure"]) == (
+            "failed",
+            "The dask worker running this job died; the partial notebook is kept.",
+        )
+        assert (await until(api, after["id"], final))["state"] == "completed"
