@@ -162,7 +162,7 @@ class Raydata(ExtensionApp):
     # -- the running server ---------------------------------------------------------------------------
 
     def initialize_settings(self):
-        from .context import SETTINGS_ENV
+        from .kernel_settings import SETTINGS_ENV
         from .services import Services
 
         root_dir = self.serverapp.root_dir
@@ -207,7 +207,7 @@ class Raydata(ExtensionApp):
 
     def kernel_settings(self, root_dir: str | Path):
         """What a notebook kernel needs of these settings, with paths made absolute."""
-        from .context import KernelSettings
+        from .kernel_settings import KernelSettings
 
         root = Path(root_dir).expanduser()
         return KernelSettings(

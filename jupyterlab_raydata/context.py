@@ -14,27 +14,13 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from .catalog.registry import Catalog, CatalogRegistry
 from .catalog.sources import FrameSeries
-
-#: The environment variable holding the server's settings as JSON.
-SETTINGS_ENV = "RAYDATA_SETTINGS"
-
-
-class KernelSettings(BaseModel):
-    """The part of the server's ``Raydata`` settings a kernel needs, with absolute paths."""
-
-    catalogs: dict[str, Any] = {}
-    data_dir: str
-    masks_dir: str
-
-    def to_env(self) -> str:
-        return self.model_dump_json()
+from .kernel_settings import SETTINGS_ENV, KernelSettings
 
 
 def settings() -> KernelSettings:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..context import KernelSettings
+from ..kernel_settings import KernelSettings
 
 JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
 FINAL_STATES = ("completed", "failed", "cancelled")

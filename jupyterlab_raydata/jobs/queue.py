@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field
 
 from ..catalog.models import RunRow
 from ..catalog.registry import CatalogRegistry
-from ..context import KernelSettings
 from ..errors import BadRequest, Forbidden, NotFound
+from ..kernel_settings import KernelSettings
 from . import events
 from .folder import JobSpec, job_folder
 from .store import JobPage, JobQuery, JobRecord, JobStore, NewJob

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..context import SETTINGS_ENV
+from ..kernel_settings import SETTINGS_ENV
 from .folder import JobFolder, JobStatus
 from .processes import kill_tree
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.registry import CatalogRegistry
-from ..context import KernelSettings
 from ..errors import BadRequest
+from ..kernel_settings import KernelSettings
 from .folder import JobSpec, job_folder
 from .templates import TemplateInfo, TemplateRegistry, validate_parameters
 
