@@ -24,7 +24,7 @@ from ..kernel_settings import KernelSettings
 from . import events
 from .folder import JobSpec, job_folder
 from .store import JobPage, JobQuery, JobRecord, JobStore, NewJob
-from .submission import check_submission, job_spec
+from .submission import Submission, check_submission, job_spec
 from .templates import TemplateInfo, TemplateRegistry
 
 log = logging.getLogger(__name__)
@@ -181,10 +181,9 @@ class JobQueue:
         self.wake()
         return records
 
-    def prepare(self, record: JobRecord) -> JobSpec:
-        """What the dispatcher runs for a claimed job: checked again, since templates, runs and masks
-        may have changed while it waited. A second attempt gets a folder of its own."""
-        submission = check_submission(
+    def _recheck(self, record: JobRecord) -> Submission:
+        """A queued or finished job's submission, checked again as if it were new."""
+        return check_submission(
             self.templates,
             self.catalogs,
             self.settings,
@@ -194,6 +193,11 @@ class JobQueue:
             parameters=record.parameters,
             mask=record.mask,
         )
+
+    def prepare(self, record: JobRecord) -> JobSpec:
+        """What the dispatcher runs for a claimed job: checked again, since templates, runs and masks
+        may have changed while it waited. A second attempt gets a folder of its own."""
+        submission = self._recheck(record)
         spec = job_spec(
             submission,
             submission.runs[0],
@@ -245,17 +249,7 @@ class JobQueue:
     def rerun(self, requester: str, job_id: int) -> JobRecord:
         """A new job with the old one's template, run, parameters and mask (checked again); the old
         job and its folder stay."""
-        old = self._own(requester, job_id, "re-run")
-        check_submission(
-            self.templates,
-            self.catalogs,
-            self.settings,
-            template=old.template,
-            catalog=old.catalog,
-            uids=[old.uid],
-            parameters=old.parameters,
-            mask=old.mask,
-        )
+        self._recheck(self._own(requester, job_id, "re-run"))
         record = self.store.rerun(job_id, requester)
         self.emit(events.JOB, events.job_event(record, "queued"))
         self.wake()
