@@ -52,6 +52,19 @@ def first_cell_start(notebook: Path) -> float:
     return datetime.fromisoformat(cell.metadata.papermill["start_time"]).timestamp()
 
 
+def sections(notebook: Path) -> list[tuple[str, float]]:
+    """Seconds spent under each markdown heading of an executed notebook (papermill's cell timings)."""
+    nb = nbformat.read(notebook, as_version=4)
+    totals: dict[str, float] = {}
+    heading = "(before the first heading)"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
+            heading = cell.source.lstrip().splitlines()[0].lstrip("# ").strip()
+        elif cell.cell_type == "code":
+            totals[heading] = totals.get(heading, 0.0) + (cell.metadata.papermill.get("duration") or 0.0)
+    return list(totals.items())
+
+
 def trivial_template(folder: Path) -> Path:
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(src) for src in TRIVIAL_CELLS],
@@ -86,6 +99,38 @@ def latency(executor: DaskExecutor, work: Path, settings: KernelSettings, sample
     return out
 
 
+def cancel_latency(executor: DaskExecutor, work: Path, settings: KernelSettings, samples: int) -> list[float]:
+    """Seconds from a cancel request to the job's runner reporting every process gone."""
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(src) for src in (TRIVIAL_CELLS[0], "import time\ntime.sleep(600)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    template = work / "sleeps.ipynb"
+    nbformat.write(nb, template)
+    out = []
+    for i in range(samples):
+        spec = JobSpec(
+            job_id=f"cancel{i}",
+            template="sleeps",
+            template_path=str(template),
+            catalog="demo",
+            uid="0" * 32,
+            settings=settings,
+            folder=str(work / f"cancel-{i}"),
+        )
+        folder = JobFolder(spec.folder)
+        folder.create(spec)
+        future = executor.submit(folder)
+        while not ((status := folder.status()) and status.cells_done == 1):
+            time.sleep(0.05)
+        asked = time.time()
+        executor.cancel(folder, future)
+        assert future.result(timeout=60)["state"] == "cancelled"
+        out.append(time.time() - asked)
+    return out
+
+
 def xpcs(executor: DaskExecutor, work: Path, settings: KernelSettings, runs: int) -> list[dict]:
     registry = CatalogRegistry(settings.catalogs, settings.data_dir)
     page = registry.get("demo").search(RunSearch(q="plan_name=count", sort="scan_id", limit=runs))
@@ -115,6 +160,7 @@ def xpcs(executor: DaskExecutor, work: Path, settings: KernelSettings, runs: int
                 "analysis_s": elapsed,
                 "state": status["state"],
                 "summary": summary,
+                "notebook": str(folder.notebook),
             }
         )
     return rows
@@ -143,6 +189,10 @@ def main() -> None:
             f"  p50 {percentile(samples, 50):.2f} s   p95 {percentile(samples, 95):.2f} s   "
             f"max {max(samples):.2f} s   (goal: under 3 s)"
         )
+        stops = cancel_latency(executor, work, settings, 3)
+        print(
+            f"  cancel of a running job until its processes are gone: max {max(stops):.2f} s (goal: under 5 s)"
+        )
         print()
         print("xpcs_saxs end to end on demo runs (128x128 frames), against the acquisition time:")
         print(
@@ -161,6 +211,8 @@ def main() -> None:
                 f"{row['scan_id']:>6} {row['frames']:>6} {row['acquisition_s']:>10.2f} "
                 f"{row['analysis_s']:>10.1f} {ratio:>19.1f}x  {error_text}"
             )
+            for heading, seconds in sections(Path(row["notebook"])):
+                print(f"{'':>6} {seconds:>38.1f} s  {heading}")
         print(f"\nmedian latency {statistics.median(samples):.2f} s; work folder {work}")
     finally:
         executor.close()
