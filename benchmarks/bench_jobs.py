@@ -190,9 +190,7 @@ def main() -> None:
             f"max {max(samples):.2f} s   (goal: under 3 s)"
         )
         stops = cancel_latency(executor, work, settings, 3)
-        print(
-            f"  cancel of a running job until its processes are gone: max {max(stops):.2f} s (goal: under 5 s)"
-        )
+        print(f"  cancel of a running job until its processes end: max {max(stops):.2f} s (goal: under 5 s)")
         print()
         print("xpcs_saxs end to end on demo runs (128x128 frames), against the acquisition time:")
         print(
