@@ -1,4 +1,6 @@
+import getpass
 import json
+import os
 
 import pytest
 
@@ -14,6 +16,7 @@ async def test_health_reports_version_catalogs_and_executor(jp_fetch):
         "version": jupyterlab_raydata.__version__,
         "catalogs": ["demo"],
         "executor": "LocalCluster",
+        "user": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
     }
 
 
