@@ -20,6 +20,7 @@ __all__ = [
     "difference",
     "hot_dead_from_mean",
     "hot_dead_pixels",
+    "hot_scores",
     "intersection",
     "invert",
     "load_mask",
@@ -280,21 +281,55 @@ def hot_dead_from_mean(
     window: int = 3,
     mask=None,
     local=None,
+    scores=None,
 ) -> np.ndarray:
     """:func:`hot_dead_pixels` on a mean image of ``count`` frames already at hand.
 
-    ``local`` may pass the ``window x window`` median of ``mean`` computed before (it is the slow
-    part, and the same for every threshold). ``hot_sigma=np.inf`` finds dead pixels only,
-    ``dead_fraction=-np.inf`` hot pixels only.
+    ``local`` may pass the ``window x window`` median of ``mean``, or ``scores`` the whole of
+    :func:`hot_scores`, computed before (the slow part, the same for every threshold).
+    ``hot_sigma=np.inf`` finds dead pixels only, ``dead_fraction=-np.inf`` hot pixels only.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    good = np.ones(mean.shape, bool) if mask is None else check_shape(mask, mean.shape).copy()
+    z, spread, local = (
+        hot_scores(mean, count, window=window, mask=mask, local=local) if scores is None else scores
+    )
+    hot = z > hot_sigma * spread
+    dead = (local > 0) & (mean <= dead_fraction * local) if np.isfinite(dead_fraction) else np.zeros_like(hot)
+    return good & ~hot & ~dead
+
+
+def hot_scores(mean, count: int, *, window: int = 3, mask=None, local=None):
+    """How far each pixel's mean count is from its neighbours', in Poisson units.
+
+    Parameters
+    ----------
+    mean : array_like, shape ``(H, W)``
+        Mean count per pixel over ``count`` frames.
+    count : int
+        Frames averaged.
+    window : int
+        Neighbourhood size in pixels (odd).
+    mask : array_like of bool, optional
+        Good pixels; only they enter the spread.
+    local : ndarray, optional
+        The ``window x window`` median of ``mean``, if computed before.
+
+    Returns
+    -------
+    z : ndarray
+        ``(mean - local) / sqrt(local / count)``.
+    spread : float
+        1.4826 times the median absolute deviation of ``z`` over the good pixels, at least 1.
+    local : ndarray
+        The neighbourhood median.
     """
     from scipy import ndimage
 
     mean = np.asarray(mean, dtype=np.float64)
-    good = np.ones(mean.shape, bool) if mask is None else check_shape(mask, mean.shape).copy()
+    good = np.ones(mean.shape, bool) if mask is None else check_shape(mask, mean.shape)
     if local is None:
         local = ndimage.median_filter(mean, size=window, mode="nearest")
     z = (mean - local) / np.sqrt(np.maximum(local, 1e-12) / count)
     spread = max(1.4826 * np.median(np.abs(z[good] - np.median(z[good]))), 1.0) if good.any() else 1.0
-    hot = z > hot_sigma * spread
-    dead = (local > 0) & (mean <= dead_fraction * local)
-    return good & ~hot & ~dead
+    return z, spread, local

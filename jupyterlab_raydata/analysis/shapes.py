@@ -10,7 +10,7 @@ import numpy as np
 
 from .masks import circle
 
-__all__ = ["beamstop", "line", "phi_range", "q_range"]
+__all__ = ["beamstop", "line", "phi_range", "q_range", "within_box"]
 
 
 def line(shape, start, end, width: float) -> np.ndarray:
@@ -57,6 +57,33 @@ def line(shape, start, end, width: float) -> np.ndarray:
     return out
 
 
+def within_box(shape, rows: tuple[float, float], cols: tuple[float, float], draw) -> np.ndarray:
+    """Draw a shape on the window of the detector that holds it, not on the whole detector.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Detector shape ``(rows, cols)``.
+    rows, cols : tuple of float
+        The shape's bounding box, ``(min, max)`` in pixel coordinates.
+    draw : callable
+        ``draw(window_shape, row_offset, col_offset)`` returns the shape on a window whose pixel
+        ``(0, 0)`` is the detector's ``(row_offset, col_offset)``.
+
+    Returns
+    -------
+    ndarray of bool
+        The shape on the whole detector; exactly what ``draw`` gives on the full shape, since
+        subtracting the integer offsets from coordinates is exact.
+    """
+    out = np.zeros(shape, bool)
+    r0, r1 = max(int(np.floor(rows[0])), 0), min(int(np.ceil(rows[1])) + 1, shape[0])
+    c0, c1 = max(int(np.floor(cols[0])), 0), min(int(np.ceil(cols[1])) + 1, shape[1])
+    if r0 < r1 and c0 < c1:
+        out[r0:r1, c0:c1] = draw((r1 - r0, c1 - c0), r0, c0)
+    return out
+
+
 def beamstop(shape, center, radius: float, arm_angle_deg: float | None = None, arm_width: float = 0.0):
     """A beam stop: a disc around the direct beam and, optionally, the arm that holds it.
 
@@ -79,7 +106,13 @@ def beamstop(shape, center, radius: float, arm_angle_deg: float | None = None, a
     -------
     ndarray of bool
     """
-    out = circle(shape, center, radius)
+    row, col = float(center[0]), float(center[1])
+    out = within_box(
+        shape,
+        (row - radius, row + radius),
+        (col - radius, col + radius),
+        lambda window, dr, dc: circle(window, (row - dr, col - dc), radius),
+    )
     if arm_angle_deg is not None and arm_width > 0:
         reach = float(np.hypot(*shape)) + radius
         angle = np.radians(arm_angle_deg)

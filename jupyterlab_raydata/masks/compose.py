@@ -13,14 +13,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from math import ceil, floor
+from math import ceil
 
 import numpy as np
 
 from ..analysis import masks as shapes_basic
 from ..analysis import shapes, thresholds
 from ..analysis.geometry import Geometry, energy_to_wavelength, geometry_from_start_doc, phi_map, q_map
-from ..analysis.partitions import Partition, dynamic_static
+from ..analysis.partitions import Partition, bin_index, dynamic_static, grid_index
 from ..analysis.poni import PoniCalibration, read_poni
 from ..errors import BadRequest
 from .images import RunImages
@@ -158,22 +158,6 @@ class _Cache:
         return value
 
 
-def _box(shape, rows: tuple[float, float], cols: tuple[float, float]):
-    """The integer window of ``shape`` holding every pixel centre in a float bounding box."""
-    r0, r1 = max(floor(rows[0]), 0), min(ceil(rows[1]) + 1, shape[0])
-    c0, c1 = max(floor(cols[0]), 0), min(ceil(cols[1]) + 1, shape[1])
-    return r0, r1, c0, c1
-
-
-def _in_box(shape, rows, cols, draw: Callable[[tuple[int, int], float, float], np.ndarray]) -> np.ndarray:
-    """Draw a shape on the window around it only: ``draw(window_shape, row_offset, col_offset)``."""
-    out = np.zeros(shape, bool)
-    r0, r1, c0, c1 = _box(shape, rows, cols)
-    if r0 < r1 and c0 < c1:
-        out[r0:r1, c0:c1] = draw((r1 - r0, c1 - c0), r0, c0)
-    return out
-
-
 class Composer:
     """Applies recipes, keeping layer regions, q/phi maps and slow intermediate images cached."""
 
@@ -184,27 +168,49 @@ class Composer:
         key = f"maps|{geometry.key}|{tuple(shape)}"
         return self._cache.get_or_make(key, lambda: geometry.maps(tuple(shape)))
 
-    def polar(self, geometry: ResolvedGeometry, shape) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Distance of every pixel from the beam centre, and the sine and cosine of its direction
-        (flattened), for placing labels."""
+    def polar(self, geometry: ResolvedGeometry, shape, step: int = 1):
+        """Distance from the beam centre and sine and cosine of the direction of every ``step``-th
+        pixel in each direction (flattened), for placing labels."""
 
         def make():
             row0, col0 = geometry.geometry.beam_center
-            rows, cols = np.indices(tuple(shape), dtype=np.float64)
-            dr, dc = (rows - row0).ravel(), (cols - col0).ravel()
+            rows = np.arange(0, shape[0], step, dtype=np.float64)[:, None] - row0
+            cols = np.arange(0, shape[1], step, dtype=np.float64)[None, :] - col0
+            dr, dc = np.broadcast_arrays(rows, cols)
+            dr, dc = dr.ravel(), dc.ravel()
             radius = np.hypot(dr, dc)
             with np.errstate(invalid="ignore", divide="ignore"):
                 return radius, np.nan_to_num(dr / radius), np.nan_to_num(dc / radius)
 
-        return self._cache.get_or_make(f"polar|{geometry.key}|{tuple(shape)}", make)
+        return self._cache.get_or_make(f"polar|{geometry.key}|{tuple(shape)}|{step}", make)
 
-    def _local_median(self, images: RunImages, window: int) -> np.ndarray:
-        from scipy import ndimage
+    def _hot_scores(self, images: RunImages, window: int):
+        key = f"hot-scores|{images.catalog}|{images.uid}|{images.key}|{window}"
 
-        key = f"median|{images.catalog}|{images.uid}|{images.key}|{window}"
-        return self._cache.get_or_make(
-            key, lambda: ndimage.median_filter(images.mean.astype(np.float64), size=window, mode="nearest")
-        )
+        def make():
+            z, spread, local = shapes_basic.hot_scores(images.mean, images.frames_read, window=window)
+            return z, np.float64(spread), local
+
+        return self._cache.get_or_make(key, make)
+
+    def _indexer(self, geometry: ResolvedGeometry, q: np.ndarray, phi: np.ndarray):
+        """:func:`~jupyterlab_raydata.analysis.partitions.grid_index` of this geometry's maps,
+        remembered (a mask edit that keeps the q range keeps the grid), as are the q and phi bins
+        it is made of (a new q range keeps the phi bins)."""
+
+        def binned(values, edges):
+            which = "q" if values is q else "phi"
+            key = f"bins|{geometry.key}|{which}|{values.shape}|{np.asarray(edges).tobytes().hex()}"
+            return self._cache.get_or_make(key, lambda: bin_index(values, edges))
+
+        def index(q_edges, phi_edges):
+            key = (
+                f"grid|{geometry.key}|{q.shape}|{np.asarray(q_edges).tobytes().hex()}"
+                f"|{np.asarray(phi_edges).tobytes().hex()}"
+            )
+            return self._cache.get_or_make(key, lambda: grid_index(q, phi, q_edges, phi_edges, binner=binned))
+
+        return index
 
     def region(self, layer: Layer, inputs: Inputs) -> np.ndarray:
         """The pixels a layer is about (see :mod:`.recipe`), cached."""
@@ -222,7 +228,7 @@ class Composer:
         kind = layer.kind
         if kind == "circle":
             r = layer.radius
-            return _in_box(
+            return shapes.within_box(
                 shape,
                 (layer.row - r, layer.row + r),
                 (layer.col - r, layer.col + r),
@@ -230,7 +236,7 @@ class Composer:
             )
         if kind == "annulus":
             r = layer.r_outer
-            return _in_box(
+            return shapes.within_box(
                 shape,
                 (layer.row - r, layer.row + r),
                 (layer.col - r, layer.col + r),
@@ -247,7 +253,7 @@ class Composer:
             )
         if kind == "polygon":
             vertices = np.asarray(layer.vertices, dtype=np.float64)
-            return _in_box(
+            return shapes.within_box(
                 shape,
                 (vertices[:, 0].min(), vertices[:, 0].max()),
                 (vertices[:, 1].min(), vertices[:, 1].max()),
@@ -280,7 +286,7 @@ class Composer:
                 hot_sigma=layer.sigma if hot else np.inf,
                 dead_fraction=-np.inf if hot else layer.fraction,
                 window=layer.window,
-                local=self._local_median(images, layer.window),
+                scores=self._hot_scores(images, layer.window),
             )
             return ~good
         if kind == "never_counted":
@@ -326,7 +332,8 @@ class Composer:
 
     def partitions(self, recipe: Recipe, used: np.ndarray, inputs: Inputs) -> tuple[Partition, Partition]:
         spec = recipe.rois
-        q, phi = self.maps(inputs.geometry(), inputs.shape)
+        geometry = inputs.geometry()
+        q, phi = self.maps(geometry, inputs.shape)
         q_range = None
         if spec.q_min is not None or spec.q_max is not None:
             values = q[used]
@@ -346,6 +353,7 @@ class Composer:
                 q_range=q_range,
                 phi_range=(spec.phi_min, spec.phi_max),
                 spacing=spec.spacing,
+                indexer=self._indexer(geometry, q, phi),
             )
         except ValueError as exc:
             raise BadRequest("Invalid ROIs", str(exc)) from None

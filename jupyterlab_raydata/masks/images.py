@@ -115,6 +115,8 @@ class RunImageStore:
         self._memory: OrderedDict[tuple, RunImages] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
+        # (catalog, uid as asked, key as asked) -> (catalog, uid, key): repeated asks skip the catalog.
+        self._aliases: dict[tuple, tuple] = {}
 
     def _paths(self, catalog: str, uid: str, key: str) -> tuple[Path, Path, Path]:
         text = "|".join(map(str, (CACHE_VERSION, AVERAGE_FRAMES, catalog, uid, key)))
@@ -129,6 +131,12 @@ class RunImageStore:
         NotFound
             For an unknown catalog or run, a run without images or an unknown key.
         """
+        asked = (catalog, uid, key)
+        with self._lock:
+            ident = self._aliases.get(asked)
+            if ident in self._memory:
+                self._memory.move_to_end(ident)
+                return self._memory[ident]
         cat = self.registry.get(catalog)
         detail = cat.run(uid)
         keys = detail.image_keys
@@ -141,15 +149,16 @@ class RunImageStore:
             )
         ident = (catalog, str(detail.start.get("uid", uid)), key)
         with self._lock:
-            if ident in self._memory:
-                self._memory.move_to_end(ident)
-                return self._memory[ident]
+            self._aliases[asked] = ident
+            images = self._memory.get(ident)
             building = self._building.setdefault(ident, threading.Lock())
-        # One reader per run; others asking for the same run wait for it rather than read it again.
-        with building:
-            images = self._load(ident, detail.start) or self._build(ident, cat, detail)
+        if images is None:
+            # One reader per run; others asking for the same run wait for it rather than read it again.
+            with building:
+                images = self._load(ident, detail.start) or self._build(ident, cat, detail)
         with self._lock:
             self._memory[ident] = images
+            self._memory.move_to_end(ident)
             while len(self._memory) > self._keep:
                 self._memory.popitem(last=False)
             self._building.pop(ident, None)

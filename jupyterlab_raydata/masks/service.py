@@ -7,6 +7,7 @@ it from a worker thread.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from functools import partial
@@ -147,15 +148,18 @@ class MaskService:
     def inputs(self, recipe: Recipe, sources_of: str | None = None) -> Inputs:
         """What composing ``recipe`` reads; ``sources_of`` names a saved mask whose own copies of the
         library and upload arrays are used (to reproduce it exactly)."""
+        # Each is looked up once per composition, however many layers ask.
         return Inputs(
             shape=tuple(recipe.shape),
-            images=partial(self._run_images, recipe),
-            geometry=partial(self._geometry, recipe),
+            images=functools.cache(partial(self._run_images, recipe)),
+            geometry=functools.cache(partial(self._geometry, recipe)),
             array=partial(self._array, recipe, sources_of=sources_of),
         )
 
-    def compose(self, recipe: Recipe, sources_of: str | None = None) -> Composition:
-        return self.composer.compose(recipe, self.inputs(recipe, sources_of))
+    def compose(
+        self, recipe: Recipe, sources_of: str | None = None, inputs: Inputs | None = None
+    ) -> Composition:
+        return self.composer.compose(recipe, inputs or self.inputs(recipe, sources_of))
 
     # -- the composer's answers ---------------------------------------------------------------------
 
@@ -186,13 +190,14 @@ class MaskService:
         return self.images.get(catalog, uid, key).mean_path
 
     def preview(self, recipe: Recipe, outline: str = "dynamic") -> Preview:
-        composition = self.compose(recipe)
+        inputs = self.inputs(recipe)
+        composition = self.compose(recipe, inputs=inputs)
         mask = composition.mask
         geometry, error, warnings = None, "", list(composition.warnings)
         resolved = None
         if recipe.geometry_spec() is not None:
             try:
-                resolved = self._geometry(recipe)
+                resolved = inputs.geometry()
                 geometry = geometry_info(resolved)
             except BadRequest as exc:
                 error = exc.detail
@@ -221,28 +226,35 @@ class MaskService:
         if part.n > MAX_LISTED_ROIS:
             warnings.append(f"{part.n} dynamic ROIs: their list is left out of the preview.")
             return summary
-        counts = part.n_pixels
         summary.q = part.q.tolist()
         summary.phi = part.phi.tolist()
-        summary.n_pixels = counts.tolist()
-        summary.anchors = self._anchors(part, resolved, recipe, counts).tolist()
+        summary.n_pixels = part.n_pixels.tolist()
+        summary.anchors = self._anchors(part, resolved, recipe).tolist()
         return summary
 
-    def _anchors(self, part, resolved: ResolvedGeometry, recipe: Recipe, counts) -> np.ndarray:
+    def _anchors(self, part, resolved: ResolvedGeometry, recipe: Recipe) -> np.ndarray:
         """Where to write each ROI's number: at its mean distance from the beam, in its mean
-        direction (for a whole ring, the mean direction of all used pixels)."""
-        labels = part.roi_map.ravel()
+        direction (for a whole ring, the mean direction of all used pixels). Taken on a grid of
+        about 250,000 pixels, which is plenty for a label; a ROI too thin to be on it is labelled at
+        its first pixel."""
+        shape = tuple(recipe.shape)
+        step = max(1, int(np.sqrt(shape[0] * shape[1] / 250_000)))
+        labels = part.roi_map[::step, ::step].ravel()
         row0, col0 = resolved.geometry.beam_center
-        radius, sin, cos = self.composer.polar(resolved, tuple(recipe.shape))
-        n = np.maximum(counts, 1)
+        radius, sin, cos = self.composer.polar(resolved, shape, step)
         size = part.n + 1
+        counts = np.bincount(labels, minlength=size)[1:]
+        n = np.maximum(counts, 1)
         mean_r = np.bincount(labels, radius, size)[1:] / n
         s, c = np.bincount(labels, sin, size)[1:], np.bincount(labels, cos, size)[1:]
         inside = labels > 0
         all_s, all_c = sin[inside].sum(), cos[inside].sum()
         fallback = np.arctan2(all_s, all_c) if np.hypot(all_s, all_c) > 0.3 * inside.sum() else -np.pi / 4
         angle = np.where(np.hypot(s, c) > 0.3 * n, np.arctan2(s, c), fallback)
-        return np.column_stack([row0 + mean_r * np.sin(angle), col0 + mean_r * np.cos(angle)]).round(1)
+        anchors = np.column_stack([row0 + mean_r * np.sin(angle), col0 + mean_r * np.cos(angle)])
+        for label in np.flatnonzero(counts == 0) + 1:
+            anchors[label - 1] = np.unravel_index(np.argmax(part.roi_map == label), shape)
+        return anchors.round(1)
 
     def beam_center(self, recipe: Recipe, guess, max_radius: int) -> BeamCenter:
         images = self._run_images(recipe)

@@ -312,11 +312,13 @@ class MaskEditor(widgets.VBox):
             self._add(
                 {"kind": "upload", "upload": ident, "source": "lasso", "polarity": "masked", "mode": mode}
             )
-        for name, selector in self.selectors.items():
-            if name == "lasso":
-                self._grid.selected = None
-            else:
-                selector.reset()
+        # The selection is used up: clear it here and in the figure.
+        self._grid.selected = None
+        rectangle, brush = self.selectors["rectangle"], self.selectors["brush"]
+        rectangle.selected_x = rectangle.selected_y = None
+        brush.selected = None
+        rectangle.reset()
+        brush.reset()
 
     def exclude(self) -> None:
         """Mask the selected pixels."""

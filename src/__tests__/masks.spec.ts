@@ -185,6 +185,7 @@ describe('shapes', () => {
       kind: 'circle',
       mode: 'exclude',
       enabled: true,
+      note: '',
       row: 10,
       col: 10,
       radius: 3

@@ -2,7 +2,15 @@ import { ReactWidget, UseSignal } from '@jupyterlab/apputils';
 import React, { useRef, useState } from 'react';
 
 import { Choice } from '../components/Choice';
-import { IGeometrySpec, ILayer, IRoiSpec, LayerKind, Polarity } from './api';
+import {
+  IGeometrySpec,
+  ILayer,
+  IRoiSpec,
+  layerBase,
+  LayerKind,
+  METADATA_GEOMETRY,
+  Polarity
+} from './api';
 import { COLORMAPS, ColormapName, Scale } from './colormap';
 import { NumberField } from './fields';
 import { KIND_LABELS, LayerList } from './LayerList';
@@ -22,11 +30,7 @@ const SCALES: Record<Scale, string> = { log: 'Log', linear: 'Linear' };
 
 /** Layers added with a button, with their starting values. */
 function newLayer(kind: LayerKind): ILayer | null {
-  const base = {
-    id: newLayerId(kind),
-    mode: 'exclude' as const,
-    enabled: true
-  };
+  const base = layerBase(newLayerId(kind));
   switch (kind) {
     case 'hot_pixels':
       return { ...base, kind, sigma: 8, window: 3 };
@@ -159,10 +163,8 @@ function AddLayers(props: { model: MaskComposerModel }): JSX.Element {
           onChange={e =>
             e.target.value &&
             model.addLayer({
-              id: newLayerId('library'),
+              ...layerBase(newLayerId('library')),
               kind: 'library',
-              mode: 'exclude',
-              enabled: true,
               name: e.target.value
             })
           }
@@ -216,10 +218,7 @@ function AddLayers(props: { model: MaskComposerModel }): JSX.Element {
 function GeometryPanel(props: { model: MaskComposerModel }): JSX.Element {
   const { model } = props;
   const poniRef = useRef<HTMLInputElement>(null);
-  const spec: IGeometrySpec = model.recipe.geometry ?? {
-    source: 'metadata',
-    overrides: {}
-  };
+  const spec: IGeometrySpec = model.recipe.geometry ?? METADATA_GEOMETRY;
   const shown = model.geometry;
   const set = (patch: Partial<IGeometrySpec['overrides']>) =>
     model.setGeometry({ ...spec, overrides: { ...spec.overrides, ...patch } });
@@ -296,8 +295,8 @@ function GeometryPanel(props: { model: MaskComposerModel }): JSX.Element {
             e.target.value = '';
             if (file) {
               model.setGeometry({
+                ...METADATA_GEOMETRY,
                 source: 'poni',
-                overrides: {},
                 poni: await file.text()
               });
             }

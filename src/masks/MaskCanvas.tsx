@@ -613,7 +613,7 @@ export function MaskCanvas(props: { model: MaskComposerModel }): JSX.Element {
               </g>
             )}
             {model.display.showRois &&
-              dynamic &&
+              dynamic?.anchors &&
               dynamic.anchors.length <= 400 &&
               dynamic.anchors.map(([r, c], i) => (
                 <text

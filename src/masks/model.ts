@@ -25,6 +25,8 @@ import {
   IRunImageInfo,
   IRunRef,
   IUploadList,
+  layerBase,
+  METADATA_GEOMETRY,
   Polarity
 } from './api';
 import { autoRange, ColormapName, Scale } from './colormap';
@@ -84,7 +86,15 @@ export function newLayerId(kind: string): string {
 }
 
 function emptyRecipe(shape: [number, number], run: IRunRef | null): IRecipe {
-  return { shape, run, layers: [], invert: false, geometry: null, rois: null };
+  return {
+    version: 1,
+    shape,
+    run,
+    layers: [],
+    invert: false,
+    geometry: null,
+    rois: null
+  };
 }
 
 /**
@@ -299,7 +309,10 @@ export class MaskComposerModel implements IDisposable {
       });
       return;
     }
-    await this.openRun(detail.recipe.run, detail.recipe);
+    await this.openRun(detail.recipe.run, {
+      ...detail.recipe,
+      layers: detail.recipe.layers ?? []
+    });
     this._savedName = name;
     this._changed.emit();
   }
@@ -475,10 +488,8 @@ export class MaskComposerModel implements IDisposable {
         { method: 'POST', body: form }
       );
       const layers: ILayer[] = answer.uploads.map(u => ({
-        id: newLayerId('upload'),
+        ...layerBase(newLayerId('upload')),
         kind: 'upload',
-        mode: 'exclude',
-        enabled: true,
         upload: u.id,
         source: u.source,
         polarity: polarity === 'auto' ? u.suggested_polarity : polarity
@@ -519,10 +530,7 @@ export class MaskComposerModel implements IDisposable {
     if (!found) {
       return;
     }
-    const spec = this._recipe.geometry ?? {
-      source: 'metadata' as const,
-      overrides: {}
-    };
+    const spec = this._recipe.geometry ?? METADATA_GEOMETRY;
     this._beamCenter = null;
     this.setGeometry({
       ...spec,

@@ -3,7 +3,7 @@
  *
  * Every function returns a new layer; coordinates are (row, col) image pixels, rounded to 0.01.
  */
-import { IBeamstop, ILayer, IShapeLayer, Mode } from './api';
+import { IBeamstop, ILayer, IShapeLayer, layerBase, Mode } from './api';
 
 export type ShapeTool = 'circle' | 'annulus' | 'rectangle' | 'polygon' | 'line';
 
@@ -52,7 +52,7 @@ export function shapeFromDrag(
   if (radius < 0.5) {
     return null;
   }
-  const base = { id, mode, enabled: true };
+  const base = layerBase(id, mode);
   const row = round(start.row);
   const col = round(start.col);
   switch (tool) {
@@ -99,9 +99,7 @@ export function polygonFrom(
     return null;
   }
   return {
-    id,
-    mode,
-    enabled: true,
+    ...layerBase(id, mode),
     kind: 'polygon',
     vertices: points.map(p => [round(p.row), round(p.col)])
   };

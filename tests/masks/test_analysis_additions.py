@@ -6,7 +6,7 @@ import pytest
 
 from jupyterlab_raydata.analysis import geometry, masks, rois
 from jupyterlab_raydata.analysis.beam_center import find_beam_center
-from jupyterlab_raydata.analysis.partitions import axis_edges, dynamic_static, qphi_partition
+from jupyterlab_raydata.analysis.partitions import axis_edges, bin_index, dynamic_static, qphi_partition
 from jupyterlab_raydata.analysis.poni import read_poni
 from jupyterlab_raydata.analysis.shapes import beamstop, line, phi_range, q_range
 from jupyterlab_raydata.analysis.thresholds import never_counted, outside_range, ring_outliers
@@ -75,6 +75,29 @@ def test_rings_and_qphi_partitions_label_pixels_as_analysis_rois(maps):
     sector = np.searchsorted(phi_edges[:, 1], phi.ravel()[first_pixel], side="right")
     np.testing.assert_array_equal(part.index_mapping, ring * 4 + sector)
     np.testing.assert_array_equal(part.n_pixels, reference.n_pixels)
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [np.linspace(0.0, 1.0, 11), np.geomspace(1e-4, 1e-1, 31), np.array([-180.0, -90.0, 0.0, 45.0, 180.0])],
+    ids=["linear", "log", "uneven"],
+)
+def test_bin_index_is_exactly_a_binary_search(bounds):
+    rng = np.random.default_rng(5)
+    span = bounds[-1] - bounds[0]
+    values = np.concatenate(
+        [
+            rng.uniform(bounds[0] - 0.1 * span, bounds[-1] + 0.1 * span, 20_000),
+            bounds,  # every edge exactly
+            np.nextafter(bounds, -np.inf),  # and a hair below each
+            [np.nan, -np.inf, np.inf],
+        ]
+    )
+    edges = np.column_stack([bounds[:-1], bounds[1:]])
+    expected = np.searchsorted(bounds, values, side="right")
+    expected[values == bounds[-1]] = len(edges)  # the last bin is closed
+    expected[(expected < 1) | (expected > len(edges)) | np.isnan(values)] = 0
+    np.testing.assert_array_equal(bin_index(values, edges), expected)
 
 
 def test_dynamic_and_static_partitions_nest_and_cover_every_used_pixel(maps):
