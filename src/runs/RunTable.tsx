@@ -1,5 +1,6 @@
 import {
   ColDef,
+  ColumnApiModule,
   ColumnState,
   GetRowIdParams,
   GridApi,
@@ -8,9 +9,12 @@ import {
   IGetRowsParams,
   InfiniteRowModelModule,
   Module,
+  RowApiModule,
   RowSelectedEvent,
   RowSelectionModule,
   RowSelectionOptions,
+  ScrollApiModule,
+  SelectionColumnDef,
   TooltipModule,
   themeQuartz
 } from 'ag-grid-community';
@@ -23,10 +27,15 @@ import { ISortKey } from './sort';
 import { formatTime } from './timeRange';
 import { compactValue } from './values';
 
+// Each API call needs its module: column state (sort shared between tables), rows (selection shared
+// between tables), scrolling (back to the top on a new search).
 const MODULES: Module[] = [
   InfiniteRowModelModule,
   RowSelectionModule,
-  TooltipModule
+  TooltipModule,
+  ColumnApiModule,
+  RowApiModule,
+  ScrollApiModule
 ];
 
 /** Rows per request: one screenful and a little more. */
@@ -76,16 +85,29 @@ const BASE_COLUMNS: ColDef<IRunRow>[] = [
 ];
 
 /**
- * The sidebar's narrower cut of the same columns: the date without seconds and tighter widths, so
- * that scan, start, plan and owner fit its default width beside the tick boxes.
+ * The sidebar's narrower cut of the same columns: the start without year and seconds and tighter
+ * widths, so that scan, start and plan fit its default width (250 px) beside the tick boxes; the
+ * rest scroll into view, and the wide table shows them all.
  */
 const COMPACT_WIDTHS: Record<string, number> = {
-  scan_id: 62,
-  time: 104,
-  plan_name: 72,
+  scan_id: 52,
+  time: 82,
+  plan_name: 58,
   owner: 60,
   exit_status: 60
 };
+const COMPACT_SELECTION: SelectionColumnDef = { width: 30, minWidth: 30 };
+/** The wide table shares its width among the columns (in their usual proportions), none narrower than this. */
+const WIDE_MIN_WIDTH = 72;
+
+function wideColumn(column: ColDef<IRunRow>): ColDef<IRunRow> {
+  return {
+    ...column,
+    width: undefined,
+    flex: column.width,
+    minWidth: WIDE_MIN_WIDTH
+  };
+}
 
 function compactColumn(column: ColDef<IRunRow>): ColDef<IRunRow> {
   const compact = { ...column, width: COMPACT_WIDTHS[column.colId!] };
@@ -113,6 +135,18 @@ function showSelection(grid: GridApi<IRunRow>, selected: ReadonlySet<string>) {
       node.setSelected(want, false, 'api');
     }
   });
+}
+
+/** The state of the run's latest analysis job (from the jobs the queue knows). */
+function jobColumn(model: RunBrowserModel): ColDef<IRunRow> {
+  return {
+    colId: 'job',
+    headerName: 'Job',
+    width: 76,
+    sortable: false,
+    valueGetter: p => (p.data ? (model.jobStates.get(p.data.uid) ?? '') : ''),
+    cellClass: p => (p.value ? `jp-raydata-mod-${p.value}` : '')
+  };
 }
 
 function startDocColumn(key: string): ColDef<IRunRow> {
@@ -144,10 +178,18 @@ export function RunTable(props: {
   const api = useRef<GridApi<IRunRow> | null>(null);
 
   const columnDefs = useMemo(
-    () => [
-      ...(compact ? BASE_COLUMNS.map(compactColumn) : BASE_COLUMNS),
-      ...model.columns.map(startDocColumn)
-    ],
+    () =>
+      compact
+        ? [
+            ...BASE_COLUMNS.map(compactColumn),
+            jobColumn(model),
+            ...model.columns.map(startDocColumn)
+          ]
+        : [
+            ...BASE_COLUMNS,
+            jobColumn(model),
+            ...model.columns.map(startDocColumn)
+          ].map(wideColumn),
     [model.columns, compact]
   );
 
@@ -210,13 +252,16 @@ export function RunTable(props: {
         });
       }
     };
+    const jobs = () => api.current?.refreshCells({ columns: ['job'] });
     model.searchChanged.connect(restart);
     model.rowsStale.connect(refresh);
     model.changed.connect(follow);
+    model.jobStatesChanged.connect(jobs);
     return () => {
       model.searchChanged.disconnect(restart);
       model.rowsStale.disconnect(refresh);
       model.changed.disconnect(follow);
+      model.jobStatesChanged.disconnect(jobs);
     };
   }, [model]);
 
@@ -265,6 +310,7 @@ export function RunTable(props: {
           infiniteInitialRowCount={1}
           getRowId={(p: GetRowIdParams<IRunRow>) => p.data.uid}
           rowSelection={ROW_SELECTION}
+          selectionColumnDef={compact ? COMPACT_SELECTION : undefined}
           onGridReady={(e: GridReadyEvent<IRunRow>) => {
             api.current = e.api;
             if (model.sort.some(k => k.key !== 'time' || !k.descending)) {

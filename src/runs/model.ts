@@ -21,8 +21,11 @@ export const DEFAULT_COLUMNS = ['sequence id', 'number of images'];
 
 const STATE_PREFIX = 'jupyterlab-raydata:run-browser';
 
-/** How often the table looks for new runs, and how far it backs off while the server fails. */
-const POLL_INTERVAL_MS = 15_000;
+/**
+ * How often the table looks for new runs, and how far it backs off while the server fails. New runs
+ * normally arrive as "runs changed" events (`runsChanged`); this is the fallback.
+ */
+const POLL_INTERVAL_MS = 60_000;
 const POLL_MAX_MS = 5 * 60_000;
 
 /** A failure the views show: a short title and what to do. */
@@ -154,6 +157,25 @@ export class RunBrowserModel implements IDisposable {
   }
   get isDisposed(): boolean {
     return this._disposed;
+  }
+  /** The state of each run's latest analysis job, where known (the run table's "Job" column). */
+  get jobStates(): ReadonlyMap<string, string> {
+    return this._jobStates;
+  }
+  get jobStatesChanged(): ISignal<this, void> {
+    return this._jobStatesChanged;
+  }
+
+  setJobStates(states: ReadonlyMap<string, string>): void {
+    this._jobStates = states;
+    this._jobStatesChanged.emit();
+  }
+
+  /** The server saw new or finished runs in `catalog`: look now rather than at the next poll. */
+  runsChanged(catalog: string): void {
+    if (catalog === this._catalog) {
+      void this._poll.refresh();
+    }
   }
 
   /** Load the catalogs, restore the user's last catalog and start looking for new runs. */
@@ -316,6 +338,7 @@ export class RunBrowserModel implements IDisposable {
       this._stale = page.stale;
       this._newest = offset === 0 ? (page.runs[0]?.uid ?? null) : this._newest;
       this._goodQuery = query;
+      this._goodTotal = page.total;
       this._problem = null;
       this._changed.emit();
       return page;
@@ -329,8 +352,10 @@ export class RunBrowserModel implements IDisposable {
         // Keep the last accepted search in force: the tables show its runs beside the error.
         this._queryProblem = toProblem(error);
         this._query = this._goodQuery;
-        this._searchChanged.emit();
+        this._total = this._goodTotal;
         this._changed.emit();
+        // Once the grid has taken this failure, it fetches the accepted search again.
+        setTimeout(() => this._searchChanged.emit(), 0);
       } else {
         this._setProblem(toProblem(error));
       }
@@ -435,9 +460,12 @@ export class RunBrowserModel implements IDisposable {
   private _problem: IProblem | null = null;
   private _queryProblem: IProblem | null = null;
   private _goodQuery = '';
+  private _goodTotal: number | null = null;
   private _selected = new Set<string>();
   private _detail: DetailState = { status: 'none' };
   private _changed = new Signal<this, void>(this);
   private _searchChanged = new Signal<this, void>(this);
   private _rowsStale = new Signal<this, void>(this);
+  private _jobStates: ReadonlyMap<string, string> = new Map();
+  private _jobStatesChanged = new Signal<this, void>(this);
 }

@@ -65,7 +65,7 @@ function toEpochSeconds(local: string): string {
 }
 
 /**
- * `2024-03-05 14:30:12` in the browser's time zone, for table cells; `short` gives `24-03-05 14:30`
+ * `2024-03-05 14:30:12` in the browser's time zone, for table cells; `short` gives `03-05 14:30`
  * for narrow ones.
  */
 export function formatTime(epochSeconds: number, short = false): string {
@@ -74,6 +74,6 @@ export function formatTime(epochSeconds: number, short = false): string {
   const date = `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
   const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
   return short
-    ? `${String(d.getFullYear()).slice(2)}-${date} ${time}`
+    ? `${date} ${time}`
     : `${d.getFullYear()}-${date} ${time}:${pad(d.getSeconds())}`;
 }
