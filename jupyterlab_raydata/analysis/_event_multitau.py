@@ -4,11 +4,12 @@ Public entry points live in :mod:`jupyterlab_raydata.analysis.correlation`. A
 multi-tau level ``k`` holds rows (sums of ``2^k`` frames) and accumulates, for
 each lag ``i``, ``Σ_rows Σ_pixels x[r, p] · x[r - i, p]``. Only pixels with a
 count in row ``r`` contribute, so the sum is taken over the row's events: each
-event reads the pixel's last ``num_bufs`` rows from a ring buffer laid out pixel
-by pixel (one cache line per event), and the row replaces the oldest one in the
-ring by clearing that row's events only. A pair of consecutive rows becomes one
-row of the next level as the union of their events (pixels present in either).
-The work per level is proportional to its events, in place of its pixels.
+event reads its pixel's last ``num_bufs`` rows from a ring buffer laid out pixel
+by pixel (one cache line per event). A pixel's ring is brought up to date when it
+gets its next photon (the rows it skipped are zeroed then), so no row is ever
+cleared as a whole. A pair of consecutive rows becomes one row of the next level
+as the union of their events (pixels present in either). The work per level is
+proportional to its events, in place of its pixels.
 
 Summed over ``2^k`` frames, rows fill up with photons: a coarse level is cheaper
 dense. The correlator therefore runs event levels ``0 .. K-1`` and hands the rows
@@ -17,9 +18,11 @@ of level ``K`` (dense, label after label) to the dense engine of
 :data:`~jupyterlab_raydata.analysis.correlation.EVENT_OCCUPANCY_LIMIT`
 (:func:`plan_event_levels`).
 
-Columns of the ring follow the detector's pixel order (not label order): a
-frame's events, sorted by pixel, then sweep the ring forwards. Each thread owns a
-contiguous range of pixels, found in a frame's sorted events by bisection.
+Columns follow the detector's pixel order (not label order), and a thread owns a
+contiguous range of them, cut into tiles of :data:`TILE` columns: all frames of a
+chunk pass through one tile before the next, so the tile's rings stay in cache.
+A frame's events are sorted by pixel, so a tile's share of them is found by
+bisection.
 
 Exactness: rows, products and sums are float64; for integer counts every value
 is an integer below 2**53, so the sums are exact and equal the dense engine's

@@ -17,6 +17,23 @@ calls per ROI instead of scikit-beam's Python loop over frames, lags and levels:
 * **two-time**: ``X_l·X_lᵀ`` per ROI (one matrix product, multi-threaded BLAS),
   normalised by the outer product of the per-frame mean intensities.
 
+Photon events. XPCS frames are mostly empty, and a pixel without a photon adds
+nothing to any product. The event paths work on photons (per frame: pixel index
+and count, :mod:`.compress`), so their cost follows the photons, not the pixels:
+
+* **multi-tau** (:mod:`._event_multitau`): each photon reads its pixel's last
+  ``num_bufs`` rows from a ring buffer; pairs of rows become the next level's rows
+  as the union of their photons. Summing ``2^k`` frames fills rows up, so levels
+  go from events to the dense engine where their measured occupancy passes
+  :data:`EVENT_OCCUPANCY_LIMIT`; rows of that level are handed over densely.
+* **two-time** (:mod:`._event_twotime`): sums of products of photon pairs at the
+  same pixel; the work grows with the square of the occupancy, so the dense
+  product wins sooner (:data:`TWO_TIME_EVENT_LIMIT`).
+
+``method="auto"`` (the default everywhere) measures the occupancy of the first
+chunk of frames and chooses; ``"events"`` and ``"dense"`` force either. Both give
+the same numbers: exactly for integer counts, to rounding with ``norm``.
+
 Exactness. Photon counts are integers, and integer products and sums are exact in
 float32 while every partial sum stays below 2²⁴. A row's sum of squares bounds
 the partial sums of its products (Cauchy-Schwarz), so these bounds are tracked
@@ -93,13 +110,13 @@ METHODS = ("auto", "events", "dense")
 #: Largest occupancy of the labelled pixels (photons per pixel and frame) at which
 #: :func:`two_time` sums photon pairs rather than multiplying pixel matrices.
 #: Measured with ``benchmarks/bench_sparse.py`` (see the README).
-TWO_TIME_EVENT_LIMIT = 0.15
+TWO_TIME_EVENT_LIMIT = 0.03
 
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
 #: levels go to the dense engine. Measured with ``benchmarks/bench_sparse.py``
 #: (see the README's performance section): below it events are faster.
-EVENT_OCCUPANCY_LIMIT = 0.3
+EVENT_OCCUPANCY_LIMIT = 0.12
 
 
 def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:

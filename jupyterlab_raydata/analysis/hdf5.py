@@ -213,7 +213,7 @@ class HDF5Frames:
         return ThreadPoolExecutor(self._threads())
 
     def _decoded(self, pool, t0: int, t1: int, decode):
-        """Apply ``decode(raw_bytes, first_frame, n_frames)`` to every chunk of frames ``[t0, t1)``.
+        """Apply ``decode(raw_bytes, first_frame, n_frames, kind)`` to every chunk of frames ``[t0, t1)``.
 
         Stored bytes are read here, in order, and decoded in ``pool``; results come
         back in order, with a bounded number of chunks in flight.
@@ -227,23 +227,29 @@ class HDF5Frames:
             _mask, raw = self.dataset.id.read_direct_chunk((first, 0, 0))
             # A filter skipped for this chunk (bit set in the mask) left it as written.
             kind = self.codec.kind if not _mask else "raw"
-            pending.append((first, count, pool.submit(decode, raw, count, kind)))
+            pending.append((first, count, pool.submit(decode, raw, first, count, kind)))
             while len(pending) > limit:
                 yield _result(pending.popleft())
         while pending:
             yield _result(pending.popleft())
 
-    def _dense_chunk(self, raw: bytes, count: int, kind: str) -> np.ndarray:
-        """Decode one chunk into ``(chunk frames, H, W)`` (the last chunk may be partly past the end)."""
+    def _dense_chunk(self, raw: bytes, kind: str, out: np.ndarray | None = None) -> np.ndarray:
+        """Decode one chunk into ``(chunk frames, H, W)`` (the last chunk may be partly past the end).
+
+        ``out``, if given, receives the frames (C-contiguous, the chunk's shape).
+        """
         c = self.dataset.chunks[0]
         shape = (c, *self.dataset.shape[1:])
         dtype = self.dataset.dtype
         n_elems = int(np.prod(shape))
-        if kind == "raw":
-            return np.frombuffer(raw, dtype, n_elems).reshape(shape)
-        if kind == "deflate":
-            return np.frombuffer(zlib.decompress(raw), dtype, n_elems).reshape(shape)
-        out = np.empty(shape, dtype)
+        if kind in ("raw", "deflate"):
+            data = raw if kind == "raw" else zlib.decompress(raw)
+            frames = np.frombuffer(data, dtype, n_elems).reshape(shape)
+            if out is None:
+                return frames
+            out[...] = frames
+            return out
+        out = np.empty(shape, dtype) if out is None else out
         libs = _libraries()
         src = np.frombuffer(raw, np.uint8)
         if kind == "zstd":
@@ -277,13 +283,23 @@ class HDF5Frames:
             for t0 in range(start, stop, size):
                 yield t0, self.dataset[t0 : min(t0 + size, stop)]
             return
+        c = self.dataset.chunks[0]
         with self._pool() as pool:
             for t0 in range(start, stop, size):
                 t1 = min(t0 + size, stop)
                 out = np.empty((t1 - t0, *self.dataset.shape[1:]), self.dataset.dtype)
-                for first, count, frames in self._decoded(pool, t0, t1, self._dense_chunk):
+
+                def decode(raw, first, count, kind, out=out, t0=t0, t1=t1):
+                    # A chunk inside the range is decoded in place; others through a copy.
+                    if first >= t0 and first + c <= t1:
+                        return self._dense_chunk(raw, kind, out[first - t0 : first - t0 + c])
+                    frames = self._dense_chunk(raw, kind)
                     a, b = max(first, t0), min(first + count, t1)
                     out[a - t0 : b - t0] = frames[a - first : b - first]
+                    return None
+
+                for _ in self._decoded(pool, t0, t1, decode):
+                    pass
                 yield t0, out
 
     def iter_event_chunks(
@@ -335,11 +351,13 @@ class HDF5Frames:
                     pieces.append(piece.select(a - first, b - first))
                 yield t0, CompressedFrames.concatenate(pieces, frame_shape)
 
-    def _event_chunk(self, raw: bytes, count: int, kind: str, *, good, threshold) -> CompressedFrames:
+    def _event_chunk(
+        self, raw: bytes, first: int, count: int, kind: str, *, good, threshold
+    ) -> CompressedFrames:
         """Events of the first ``count`` frames of one chunk (runs in a pool thread)."""
         frame_shape = tuple(self.dataset.shape[1:])
         if kind not in ("bitshuffle-lz4", "bitshuffle-zstd"):
-            dense = self._dense_chunk(raw, count, kind)[:count]
+            dense = self._dense_chunk(raw, kind)[:count]
             return dense_events(dense, good=good, threshold=threshold)
         from . import _extract
 
