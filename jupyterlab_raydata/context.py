@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from .catalog.lookup import full_uid
 from .catalog.registry import Catalog, CatalogRegistry
 from .catalog.sources import FrameSeries
 from .kernel_settings import SETTINGS_ENV, KernelSettings
@@ -172,7 +173,7 @@ def load_run(catalog: str, uid: str, *, image_key: str | None = None) -> RunData
     catalog : str
         A catalog name from the server's configuration.
     uid : str
-        The run's uid.
+        The run's uid, or a prefix of it that no other run shares (8 characters or more).
     image_key : str, optional
         Which detector image to read; by default the run's first (primary stream, ``*_image`` first).
 
@@ -184,7 +185,7 @@ def load_run(catalog: str, uid: str, *, image_key: str | None = None) -> RunData
     from .errors import NotFound
 
     cat = open_catalog(catalog)
-    detail = cat.run(uid)
+    detail = cat.run(full_uid(cat, uid))
     keys = detail.image_keys
     if not keys:
         raise NotFound("No image", f"Run '{uid}' of catalog '{catalog}' has no detector images.")

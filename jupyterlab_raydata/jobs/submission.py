@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..catalog.lookup import full_uid
 from ..catalog.registry import CatalogRegistry
 from ..errors import BadRequest
 from ..kernel_settings import KernelSettings
@@ -77,7 +78,7 @@ def check_submission(
     cat = catalogs.get(catalog)
     runs = []
     for uid in dict.fromkeys(uids):
-        detail = cat.run(uid)
+        detail = cat.run(full_uid(cat, uid))
         if not detail.image_keys:
             raise BadRequest(
                 "Run without images",

@@ -73,7 +73,7 @@ def test_run_executes_a_template_with_a_progress_bar(configured, jobs_demo_catal
         "--catalog",
         "demo",
         "--uid",
-        uid,
+        uid[:8],  # a prefix names the run
         "--param",
         "iq_bins=50",
         "--out",

@@ -204,6 +204,12 @@ async def test_the_template_list_has_schemas_and_broken_templates_with_their_err
             "There is no catalog 'nowhere' (configured: demo).",
         ),
         ({"template": "plot", "catalog": "demo", "uids": []}, 400, "Invalid request", None),
+        (
+            {"template": "plot", "catalog": "demo", "uids": ["abcd"]},
+            400,
+            "Ambiguous run",
+            "'abcd' is too short to name a run: give at least 8 characters of its uid.",
+        ),
         ({"template": "plot", "catalog": "demo", "uids": ["RUN0"], "mask": "no-such-mask"}, 404, None, None),
     ],
 )
@@ -217,6 +223,13 @@ async def test_a_bad_submission_is_refused_whole_naming_what_is_wrong(api, body,
     if detail is not None:
         assert answer["detail"] == detail
     assert (await api("GET", "jobs"))["total"] == 0
+
+
+async def test_a_uid_prefix_names_its_run(api):
+    xpcs_uids = await xpcs_runs(api)
+    body = {"template": "plot", "catalog": "demo", "uids": [xpcs_uids[0][:8].upper()]}
+    (job,) = (await api("POST", "jobs", body=body))["jobs"]
+    assert job["uid"] == xpcs_uids[0]
 
 
 async def test_an_unknown_run_refuses_the_whole_submission(api):
