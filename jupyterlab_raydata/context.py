@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from .catalog.lookup import full_uid
 from .catalog.registry import Catalog, CatalogRegistry
 from .catalog.sources import FrameSeries
 from .kernel_settings import SETTINGS_ENV, KernelSettings
+
+# tiled's in-process client imports starlette's TestClient, which would print this into every notebook.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 
 def settings() -> KernelSettings:
