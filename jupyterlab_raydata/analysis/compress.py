@@ -190,7 +190,7 @@ class CompressedFrames:
     def iter_event_chunks(self, chunk_size=None, start=0, stop=None, *, mask=None, threshold: float = 0):
         """Events of consecutive frames, ``(t0, CompressedFrames)``, as :func:`iter_events`."""
         stop = len(self) if stop is None else min(stop, len(self))
-        size = chunk_size or EVENT_CHUNK_FRAMES * 4
+        size = chunk_size or EVENT_CHUNK_FRAMES
         good = None if mask is None else check_shape(mask, self.frame_shape).ravel()
         for t0 in range(start, stop, size):
             piece = self.select(t0, min(t0 + size, stop))

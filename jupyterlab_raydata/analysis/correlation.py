@@ -115,8 +115,10 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
 #: levels go to the dense engine. Measured with ``benchmarks/bench_sparse.py``
-#: (see the README's performance section): below it events are faster.
-EVENT_OCCUPANCY_LIMIT = 0.12
+#: (see the README's performance section): at 2 % occupancy the whole correlation
+#: costs the same for limits from 0.1 to 0.5 and more above, and events alone
+#: are faster than dense up to about 10-20 % occupancy at level 0.
+EVENT_OCCUPANCY_LIMIT = 0.3
 
 
 def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .compress import CompressedFrames, dense_events
+from .compress import EVENT_CHUNK_FRAMES, CompressedFrames, dense_events
 from .masks import check_shape
 from .threads import thread_budget
 
@@ -47,9 +47,6 @@ ZSTD_ID = 32015
 DEFLATE_ID = 1
 # Bitshuffle's compression codes (its 5th filter option).
 _BSHUF_NONE, _BSHUF_LZ4, _BSHUF_ZSTD = 0, 2, 3
-
-#: Frames per chunk of :meth:`HDF5Frames.iter_event_chunks` by default.
-EVENT_CHUNK_FRAMES = 256
 
 
 def is_h5py_dataset(obj) -> bool:
@@ -316,7 +313,8 @@ class HDF5Frames:
         Parameters
         ----------
         chunk_size : int, optional
-            Frames per yielded piece (default :data:`EVENT_CHUNK_FRAMES`).
+            Frames per yielded piece (default
+            :data:`~jupyterlab_raydata.analysis.compress.EVENT_CHUNK_FRAMES`).
         start, stop : int, optional
             Frame range.
         mask : array_like of bool, optional
