@@ -111,14 +111,16 @@ class DaskExecutor:
                 import dask
                 from distributed import Client
 
+                # Not the process's default scheduler: the server's own dask work (tiled reads for
+                # previews and masks) stays in the server and does not queue behind analysis jobs.
                 try:
                     # A job whose worker dies fails with that reason; it is never silently re-run.
                     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                         if self.config.address:
-                            self._client = Client(self.config.address, timeout="10s")
+                            self._client = Client(self.config.address, timeout="10s", set_as_default=False)
                         else:
                             self._cluster = self._make_cluster()
-                            self._client = Client(self._cluster)
+                            self._client = Client(self._cluster, set_as_default=False)
                 except Exception as exc:
                     log.warning("Cannot start the dask cluster", exc_info=True)
                     self.close()

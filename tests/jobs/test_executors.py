@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import dask
+import dask.array
 import pytest
 import yaml
 from distributed import KilledWorker
@@ -62,6 +63,13 @@ def local():
     executor = DaskExecutor({"kwargs": {"n_workers": 1, "threads_per_worker": 1}})
     yield executor
     executor.close()
+
+
+def test_the_cluster_does_not_become_the_process_default_scheduler(local):
+    before = dask.config.get("scheduler", None)
+    local.client()
+    assert dask.config.get("scheduler", None) == before
+    assert dask.array.ones(4).sum().compute() == 4.0  # still computed here, not on the job cluster
 
 
 def test_a_job_is_one_task_on_a_local_worker_with_its_thread_budget(local, tmp_path):

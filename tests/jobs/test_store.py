@@ -628,10 +628,11 @@ def peak(events, owner=None) -> int:
 def test_dispatchers_in_four_processes_never_share_a_job_or_exceed_the_limits(store, url, tmp_path):
     owners = ["alice", "bob"]
     store.add([new(owner, uid=f"run-{i}") for i in range(JOBS_PER_OWNER) for owner in owners])
-    # Forked (quick to start on a busy machine) with no connection open for the children to inherit;
-    # each child opens its own store, as each server does.
+    # Each child opens its own store, as each server does. Children come from a fork server, not from
+    # this process: earlier tests leave dask and tornado threads here, and a fork can inherit one of
+    # their locks held.
     store.close()
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
     go = context.Event()
     outs = [tmp_path / f"events-{i}.json" for i in range(4)]
     processes = [
