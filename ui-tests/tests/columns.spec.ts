@@ -17,9 +17,12 @@ test.describe('Run table columns', () => {
       timeout: 120_000
     });
 
+    // The workspace save that carries the new column (earlier saves carry the sidebar's layout).
     const saved = page.waitForRequest(
       request =>
-        request.url().includes('/api/workspaces') && request.method() === 'PUT'
+        request.url().includes('/api/workspaces') &&
+        request.method() === 'PUT' &&
+        (request.postData() ?? '').includes('"sample"')
     );
     await sidebar.locator('.jp-raydata-ColumnChooser summary').click();
     await sidebar.getByLabel('Filter columns').fill('sample');

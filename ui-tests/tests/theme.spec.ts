@@ -21,7 +21,7 @@ for (const theme of ['JupyterLab Light', 'JupyterLab Dark']) {
     const sidebar = page.locator('#jp-raydata-sidebar');
     await sidebar.locator('section[data-section="server"] button').click();
     const value = sidebar.locator('[data-field="executor"]');
-    await expect(value).toHaveText('local');
+    await expect(value).toHaveText('LocalCluster');
     const colours = await value.evaluate(element => {
       const panel = element.closest('.jp-raydata-Sidebar') as HTMLElement;
       return {
