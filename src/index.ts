@@ -8,6 +8,8 @@ import { IStateDB } from '@jupyterlab/statedb';
 
 import { RaydataModel } from './model';
 import { RunBrowserModel } from './runs/model';
+import { setupMasks } from './masks/plugin';
+import { setupJobs } from './jobs/plugin';
 import { runSections } from './runs/sections';
 import { RaydataSidebar } from './sidebar';
 import { RunBrowserPanel } from './runs/RunBrowserPanel';
@@ -32,12 +34,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const model = new RaydataModel();
     const runs = new RunBrowserModel({ state });
-    const sidebar = new RaydataSidebar(
-      model,
-      runSections(runs, {
+    const masks = setupMasks(app, runs, palette);
+    const jobs = setupJobs(app, runs, masks.library);
+    const sidebar = new RaydataSidebar(model, [
+      ...runSections(runs, {
         openMainArea: () => void app.commands.execute(CommandIDs.openRunBrowser)
-      })
-    );
+      }),
+      ...jobs.sections,
+      ...masks.sections
+    ]);
     sidebar.disposed.connect(() => runs.dispose());
     app.shell.add(sidebar, 'left', { rank: 250 });
     restorer?.add(sidebar, sidebar.id);

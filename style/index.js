@@ -1,2 +1,3 @@
 import './base.css';
 import './masks.css';
+import './jobs.css';

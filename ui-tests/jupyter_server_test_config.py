@@ -22,6 +22,10 @@ create_sqlite_catalog(root / "beamline")
 c.ServerApp.allow_root = True  # noqa: F821
 c.ServerApp.log_level = "ERROR"  # noqa: F821 (keeps the test output to the failures that matter)
 c.Raydata.data_dir = str(root / "data")  # noqa: F821
+# Jobs: a template that draws, then waits on a file the tests create (a job caught running with a
+# figure), and syncs often enough that a new run is pushed within a couple of seconds.
+c.Raydata.template_paths = [str(Path(__file__).parent / "templates")]  # noqa: F821
+c.Raydata.sync_interval = 1.0  # noqa: F821
 c.Raydata.catalogs = {  # noqa: F821
     "demo": {"kind": "demo"},
     "beamline": {"kind": "sqlite", "path": str(root / "beamline" / "catalog.db"), "refresh_seconds": 2},

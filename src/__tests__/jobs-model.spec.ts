@@ -124,6 +124,22 @@ class FakeClient implements IJobsClient {
   async autoAnalysis(catalog: string) {
     return { catalog, enabled: false, pipelines: { 'XPCS*': 'xpcs_saxs' } };
   }
+  async runDetail(catalog: string, uid: string) {
+    return {
+      uid,
+      panels: [
+        {
+          name: 'general',
+          title: 'General',
+          fields: [{ key: 'sample', label: 'Sample', value: 'silica' }]
+        }
+      ],
+      start: {},
+      stop: null,
+      streams: [],
+      image_keys: []
+    };
+  }
   async setAutoAnalysis(catalog: string, enabled: boolean) {
     return { catalog, enabled, pipelines: { 'XPCS*': 'xpcs_saxs' } };
   }
@@ -302,6 +318,9 @@ describe('JobPanelModel', () => {
       ['002.png', 'Average image']
     ]);
     expect(panel.folder).toBe('raydata-results/demo/job');
+    expect(panel.runFields.map(f => [f.label, f.value])).toEqual([
+      ['Sample', 'silica']
+    ]);
     expect(panel.log.split('\n')).toHaveLength(40);
     expect(panel.log.split('\n')[0]).toBe('line 20');
   });

@@ -3,6 +3,7 @@ import { IDisposable } from '@lumino/disposable';
 import type { IPoll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
+import { IRunDetail } from '../api';
 import { requestAPI, requestBlob, withQuery } from '../request';
 import {
   AutoAnalysis,
@@ -59,6 +60,8 @@ export interface IJobsClient {
   fileBlob(id: number, path: string): Promise<Blob>;
   autoAnalysis(catalog: string): Promise<AutoAnalysis>;
   setAutoAnalysis(catalog: string, enabled: boolean): Promise<AutoAnalysis>;
+  /** The metadata of a job's run, for its panel. */
+  runDetail(catalog: string, uid: string): Promise<IRunDetail>;
 }
 
 type AnyPoll = IPoll<any, any, any>;
@@ -164,6 +167,12 @@ export class JobsClient implements IJobsClient, IDisposable {
     return requestAPI<AutoAnalysis>(
       `catalogs/${encodeURIComponent(catalog)}/auto-analysis`,
       { method: 'PUT', body: JSON.stringify({ enabled }) }
+    );
+  }
+
+  runDetail(catalog: string, uid: string): Promise<IRunDetail> {
+    return requestAPI<IRunDetail>(
+      `catalogs/${encodeURIComponent(catalog)}/runs/${encodeURIComponent(uid)}`
     );
   }
 

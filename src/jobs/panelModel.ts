@@ -1,4 +1,6 @@
 import { IDisposable } from '@lumino/disposable';
+
+import { IPanelField } from '../api';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
@@ -71,6 +73,10 @@ export class JobPanelModel implements IDisposable {
   get problem(): IJobProblem | null {
     return this._problem;
   }
+  /** The run's general metadata (scan, sample, owner, …), once read. */
+  get runFields(): ReadonlyArray<IPanelField> {
+    return this._runFields;
+  }
   get isDisposed(): boolean {
     return this._disposed;
   }
@@ -78,9 +84,19 @@ export class JobPanelModel implements IDisposable {
   /** Read the job, its files, figures and log. */
   async load(): Promise<void> {
     try {
-      this._record =
+      const record =
         this._jobs.job(this.id) ?? (await this._client.job(this.id));
-      await this._readFolder();
+      this._record = record;
+      await Promise.all([
+        this._readFolder(),
+        this._client
+          .runDetail(record.catalog, record.uid)
+          .then(detail => {
+            this._runFields =
+              detail.panels.find(p => p.name === 'general')?.fields ?? [];
+          })
+          .catch(() => undefined)
+      ]);
     } catch (error) {
       this._problem = toJobProblem(error);
     }
@@ -222,6 +238,7 @@ export class JobPanelModel implements IDisposable {
   private _status: IJobStatusFile | null = null;
   private _figures: IPanelFigure[] = [];
   private _log = '';
+  private _runFields: IPanelField[] = [];
   private _problem: IJobProblem | null = null;
   private _logTimer: ReturnType<typeof setTimeout> | undefined;
   private _disposed = false;

@@ -9,6 +9,7 @@ import {
   IGetRowsParams,
   InfiniteRowModelModule,
   Module,
+  RenderApiModule,
   RowApiModule,
   RowSelectedEvent,
   RowSelectionModule,
@@ -35,7 +36,9 @@ const MODULES: Module[] = [
   TooltipModule,
   ColumnApiModule,
   RowApiModule,
-  ScrollApiModule
+  ScrollApiModule,
+  // refreshCells: the Job column follows the queue.
+  RenderApiModule
 ];
 
 /** Rows per request: one screenful and a little more. */

@@ -26,6 +26,8 @@ const STATE_PREFIX = 'jupyterlab-raydata:run-browser';
  * normally arrive as "runs changed" events (`runsChanged`); this is the fallback.
  */
 const POLL_INTERVAL_MS = 60_000;
+/** While the server is still indexing a catalog (no event says how far it got), look more often. */
+const INDEXING_POLL_MS = 10_000;
 const POLL_MAX_MS = 5 * 60_000;
 
 /** A failure the views show: a short title and what to do. */
@@ -335,6 +337,7 @@ export class RunBrowserModel implements IDisposable {
       );
       this._total = page.total;
       this._progress = progressOf(page);
+      this._pace();
       this._stale = page.stale;
       this._newest = offset === 0 ? (page.runs[0]?.uid ?? null) : this._newest;
       this._goodQuery = query;
@@ -401,9 +404,18 @@ export class RunBrowserModel implements IDisposable {
       this._total = page.total;
       this._newest = newest;
       this._progress = progress;
+      this._pace();
       this._stale = page.stale;
       this._rowsStale.emit();
       this._changed.emit();
+    }
+  }
+
+  /** Poll faster while the index is partial, slowly once events carry the news. */
+  private _pace(): void {
+    const interval = this.partial ? INDEXING_POLL_MS : POLL_INTERVAL_MS;
+    if (this._poll.frequency.interval !== interval) {
+      this._poll.frequency = { interval, backoff: true, max: POLL_MAX_MS };
     }
   }
 

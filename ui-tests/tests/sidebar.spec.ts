@@ -12,13 +12,18 @@ test.describe('Raydata sidebar', () => {
     await expect(sidebar.locator('.jp-raydata-Section-title')).toHaveText([
       'Runs',
       'Metadata',
+      'Analysis',
+      'Queue',
+      'Masks',
       'Server'
     ]);
     await expect(sidebar.getByLabel('Search runs')).toBeVisible();
 
     const server = sidebar.locator('section[data-section="server"]');
     await server.locator('button.jp-raydata-Section-header').click();
-    await expect(server.locator('[data-field="executor"]')).toHaveText('LocalCluster');
+    await expect(server.locator('[data-field="executor"]')).toHaveText(
+      'LocalCluster'
+    );
     await expect(server.locator('[data-field="catalogs"]')).toHaveText(
       'beamline, demo'
     );
