@@ -174,20 +174,22 @@ class RunSource:
             params["sort"] = ("-" if descending else "") + self.shape.sort_key
         return [_plain_docs(item) for item in self._get_page(params)["data"]]
 
+    # Which fields tiled puts in a search answer matters: none named means all of them, "count" makes it
+    # count every run's streams too (and the exact total, which is otherwise capped), while "specs"
+    # alone gives ids with next to nothing else: the cheapest listing.
+
     def uids(self, offset: int, limit: int) -> list[str]:
         """Uids of a page of the catalog in its own order (no metadata: the cheapest listing)."""
-        params = {"page[offset]": offset, "page[limit]": limit, "fields": ""}
+        params = {"page[offset]": offset, "page[limit]": limit, "fields": "specs"}
         return [item["id"] for item in self._get_page(params)["data"]]
 
-    def at(self, offset: int) -> tuple[int, str | None]:
-        """The catalog's run count and the uid at ``offset`` in its own order, in one small request."""
-        content = self._get_page({"page[offset]": offset, "page[limit]": 1, "fields": ""})
-        data = content["data"]
-        return int(content["meta"]["count"]), (data[0]["id"] if data else None)
+    def at(self, offset: int) -> str | None:
+        """The uid at ``offset`` in the catalog's own order, if there is one."""
+        return next(iter(self.uids(offset, 1)), None)
 
     def count(self) -> int:
         """Runs in the catalog now: one count query (``len()`` of the client may answer from a cache)."""
-        return int(self._get_page({"fields": "count"})["meta"]["count"])
+        return int(self._get_page({"fields": "count", "page[limit]": 0})["meta"]["count"])
 
     def newer(self, since: float, offset: int, limit: int) -> list[RunDocs]:
         """Runs that started at or after ``since``, oldest first; a page of that list."""

@@ -9,10 +9,10 @@ The passes, each cheap once the index is full:
    ``source.parallel`` requests in flight while the previous pages are written, until a short page.
    Runs added meanwhile land at the end of that order and are read too; re-reading a run is harmless
    (writes are idempotent).
-3. **refresh**, once the backfill is done: one small request for the catalog's run count and the uid
-   at the index's count in the catalog's own order (where a new run lands). When the catalog holds
-   as many runs as the index and that run is indexed, nothing else is asked: a refresh that finds
-   nothing costs that one request. Otherwise runs that started since the newest indexed one (less
+3. **refresh**, once the backfill is done: two small requests, the catalog's run count and the uid
+   of its last run in its own order (where a new run lands). When the catalog holds as many runs as
+   the index and that run is indexed, nothing else is asked: a refresh that finds nothing costs those
+   two requests. Otherwise runs that started since the newest indexed one (less
    :data:`OVERLAP_S`, for clocks and slow writers) are copied; if the counts still differ, runs were
    deleted (or skipped while the catalog changed under the backfill): every uid is listed, the gone
    ones are forgotten and the missing ones fetched.
@@ -97,7 +97,10 @@ def sync(index: RunIndex, source: RunSource, *, max_pages: int | None = None) ->
         report.added += _backfill(index, source, budget)
     if backfill_complete(index):
         indexed = index.count()
-        total, last = source.at(max(0, indexed - 1))
+        total = source.count()
+        # Equal counts with the last run in the catalog's order indexed: nothing came (a run added
+        # and another deleted since the last refresh would show as an unknown last run).
+        last = source.at(indexed - 1) if total == indexed and indexed else None
         if total != indexed or (last is not None and not index.has_uid(last)):
             report.added += _newer(index, source)
             total = source.count()
