@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import ceil
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from ..analysis import masks as shapes_basic
 from ..analysis import shapes, thresholds
 from ..analysis.geometry import Geometry, energy_to_wavelength, geometry_from_start_doc, phi_map, q_map
-from ..analysis.partitions import Partition, bin_index, dynamic_static, grid_index
+from ..analysis.partitions import Partition, bin_index, dynamic_static, grid_index, presort
 from ..analysis.poni import PoniCalibration, read_poni
 from ..errors import BadRequest
 from .images import RunImages
@@ -114,7 +114,6 @@ class Inputs:
     images: Callable[[], RunImages]
     geometry: Callable[[], ResolvedGeometry]
     array: Callable[[Layer], np.ndarray]
-    image_id: str = ""
 
 
 @dataclass
@@ -130,7 +129,6 @@ class Composition:
     mask: np.ndarray
     layers: list[LayerEffect]
     partitions: tuple[Partition, Partition] | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 class _Cache:
@@ -200,8 +198,11 @@ class Composer:
 
         def binned(values, edges):
             which = "q" if values is q else "phi"
-            key = f"bins|{geometry.key}|{which}|{values.shape}|{np.asarray(edges).tobytes().hex()}"
-            return self._cache.get_or_make(key, lambda: bin_index(values, edges))
+            base = f"{geometry.key}|{which}|{values.shape}"
+            # Sorted once per geometry, a map is binned for any new edges in a single pass.
+            presorted = self._cache.get_or_make(f"sorted|{base}", lambda: presort(values))
+            key = f"bins|{base}|{np.asarray(edges).tobytes().hex()}"
+            return self._cache.get_or_make(key, lambda: bin_index(values, edges, presorted=presorted))
 
         def index(q_edges, phi_edges):
             key = (

@@ -193,7 +193,7 @@ class MaskService:
         inputs = self.inputs(recipe)
         composition = self.compose(recipe, inputs=inputs)
         mask = composition.mask
-        geometry, error, warnings = None, "", list(composition.warnings)
+        geometry, error, warnings = None, "", []
         resolved = None
         if recipe.geometry_spec() is not None:
             try:

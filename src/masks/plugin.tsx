@@ -61,6 +61,8 @@ export function setupMasks(
     }
   });
   palette?.addItem({ command: OPEN_COMPOSER, category: 'Raydata', args: {} });
+  // The Analysis section's mask picker lists the library too, whether this section is open or not.
+  void app.restored.then(() => library.refresh());
   const sections: ISidebarSection[] = [
     {
       id: 'masks',

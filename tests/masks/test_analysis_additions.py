@@ -6,7 +6,13 @@ import pytest
 
 from jupyterlab_raydata.analysis import geometry, masks, rois
 from jupyterlab_raydata.analysis.beam_center import find_beam_center
-from jupyterlab_raydata.analysis.partitions import axis_edges, bin_index, dynamic_static, qphi_partition
+from jupyterlab_raydata.analysis.partitions import (
+    axis_edges,
+    bin_index,
+    dynamic_static,
+    presort,
+    qphi_partition,
+)
 from jupyterlab_raydata.analysis.poni import read_poni
 from jupyterlab_raydata.analysis.shapes import beamstop, line, phi_range, q_range
 from jupyterlab_raydata.analysis.thresholds import never_counted, outside_range, ring_outliers
@@ -98,6 +104,7 @@ def test_bin_index_is_exactly_a_binary_search(bounds):
     expected[values == bounds[-1]] = len(edges)  # the last bin is closed
     expected[(expected < 1) | (expected > len(edges)) | np.isnan(values)] = 0
     np.testing.assert_array_equal(bin_index(values, edges), expected)
+    np.testing.assert_array_equal(bin_index(values, edges, presorted=presort(values)), expected)
 
 
 def test_dynamic_and_static_partitions_nest_and_cover_every_used_pixel(maps):
