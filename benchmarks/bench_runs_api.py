@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
                     ms = idle_refresh_ms(args.cache, tiled_port, api_key)
                     print(
                         f"a refresh that finds nothing: p50 {statistics.median(ms):.1f} ms, "
-                        f"max {max(ms):.1f} ms (one request to tiled)"
+                        f"max {max(ms):.1f} ms (two small requests to tiled)"
                     )
                 else:
                     http.get("catalogs/bench/runs", params={"limit": 1}, timeout=600).raise_for_status()

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -145,10 +146,10 @@ class RunSource:
         # An in-process tiled app is called by one thread at a time, client objects and pages alike.
         self._page_lock = self.lock if parallel == 1 else None
 
-    def _get_page(self, params: dict[str, Any]) -> dict:
+    def _get_page(self, params: dict[str, Any], link: str | None = None) -> dict:
         from tiled.client.utils import MSGPACK_MIME_TYPE, handle_error
 
-        link = self.client.item["links"]["search"]
+        link = link or self.client.item["links"]["search"]
         request = lambda: handle_error(  # noqa: E731
             self.client.context.http_client.get(link, headers={"Accept": MSGPACK_MIME_TYPE}, params=params)
         ).json()
@@ -217,15 +218,12 @@ class RunSource:
 
     def streams(self, uid: str, stop: dict | None) -> list[dict]:
         """Each stream's name, event count and data keys (shape, dtype, whether an image)."""
-        run = self.run(uid)
         num_events = (stop or {}).get("num_events") or {}
         by_stream: dict[str, dict] = {}
-        with self.lock:
-            for name in list(run):
-                md = run[name].metadata
-                # Mongo streams list their descriptors; a SQL stream's metadata is its descriptor.
-                for desc in md.get("descriptors") or [md]:
-                    by_stream.setdefault(name, {}).update(desc.get("data_keys") or {})
+        for name, md in self._stream_metadata(uid):
+            # Mongo streams list their descriptors; a SQL stream's metadata is its descriptor.
+            for desc in md.get("descriptors") or [md]:
+                by_stream.setdefault(name, {}).update(desc.get("data_keys") or {})
         out = []
         for name, data_keys in sorted(by_stream.items()):
             out.append(
@@ -246,6 +244,24 @@ class RunSource:
                 }
             )
         return out
+
+    def _stream_metadata(self, uid: str) -> list[tuple[str, dict]]:
+        """``(name, metadata)`` of each stream of a run: one search request on a SQL catalog (a remote
+        server answers it in one round trip instead of one per stream), client objects otherwise."""
+        if self.shape is SQL:
+            from tiled.client.utils import ClientError
+
+            link = f"{self.client.item['links']['search']}/{quote(uid, safe='')}"
+            try:
+                items = self._get_page({"fields": "metadata", "page[limit]": 300}, link)["data"]
+            except ClientError as exc:
+                if exc.response.status_code == 404:
+                    raise NotFound("Unknown run", f"No run with uid '{uid}' in this catalog.") from None
+                raise
+            return [(item["id"], item["attributes"]["metadata"]) for item in items]
+        run = self.run(uid)
+        with self.lock:
+            return [(name, run[name].metadata) for name in list(run)]
 
     def frames(self, uid: str, stream: str, key: str) -> FrameSeries:
         """The image series of ``key`` in ``stream``, read lazily."""
