@@ -22,24 +22,34 @@ from ..jobs.queue import (
     SubmitRequest,
     TemplateList,
 )
-from ..jobs.store import JobPage, JobQuery, JobRecord
+from ..jobs.store import SORT_KEYS, JobPage, JobQuery, JobRecord
 from .base import RaydataHandler, describe_validation_error
 from .openapi import Endpoint
 
 _JOB = r"jobs/(?P<job_id>[0-9]{1,18})"
 
 
+_STATE = "(queued|running|completed|failed|cancelled)"
+_SORT_KEY = f"\\s*-?({'|'.join(SORT_KEYS)})\\s*"
+
+
 class JobsQuery(BaseModel):
     """``GET jobs`` query string; ``state`` takes one state or several, comma-separated."""
 
     state: str | None = Field(
-        None, description="queued, running, completed, failed, cancelled; comma-separated."
+        None,
+        description="queued, running, completed, failed, cancelled; several comma-separated.",
+        json_schema_extra={"pattern": f"^\\s*{_STATE}\\s*(,\\s*{_STATE}\\s*)*$"},
     )
     owner: str | None = Field(None, description="Only this user's jobs.")
     catalog: str | None = None
     uid: str | None = None
     template: str | None = None
-    sort: str = Field("position", description=JobQuery.model_fields["sort"].description or "")
+    sort: str = Field(
+        "position",
+        description=JobQuery.model_fields["sort"].description or "",
+        json_schema_extra={"pattern": f"^{_SORT_KEY}(,{_SORT_KEY})*$"},
+    )
     offset: int = Field(0, ge=0)
     limit: int = Field(100, ge=1, le=1000)
 

@@ -81,7 +81,7 @@ class AutoAnalysis(BaseModel):
 
 
 class AutoAnalysisUpdate(BaseModel):
-    enabled: bool
+    enabled: bool = Field(strict=True, description="true to analyse new runs automatically, false to stop.")
 
 
 def pipeline_map(templates: TemplateRegistry, configured: dict[str, str]) -> dict[str, str]:

@@ -584,7 +584,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description queued, running, completed, failed, cancelled; comma-separated. */
+                    /** @description queued, running, completed, failed, cancelled; several comma-separated. */
                     state?: string;
                     /** @description Only this user's jobs. */
                     owner?: string;
@@ -2157,7 +2157,10 @@ export interface components {
         };
         /** AutoAnalysisUpdate */
         AutoAnalysisUpdate: {
-            /** Enabled */
+            /**
+             * Enabled
+             * @description true to analyse new runs automatically, false to stop.
+             */
             enabled: boolean;
         };
         /** BeamCenter */
