@@ -115,10 +115,11 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
 #: levels go to the dense engine. Measured with ``benchmarks/bench_sparse.py``
-#: (see the README's performance section): at 2 % occupancy the whole correlation
-#: costs the same for limits from 0.1 to 0.5 and more above, and events alone
-#: are faster than dense up to about 10-20 % occupancy at level 0.
-EVENT_OCCUPANCY_LIMIT = 0.3
+#: (see the README's performance section): one level from events beats the dense
+#: engine up to 10-20 % occupancy; at 2 % the whole correlation costs the same for
+#: limits from 0.1 to 0.5, while at 10 % a limit of 0.3 runs two levels from events
+#: and is 3x slower than dense.
+EVENT_OCCUPANCY_LIMIT = 0.12
 
 
 def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:
