@@ -214,7 +214,13 @@ class Composer:
         return index
 
     def region(self, layer: Layer, inputs: Inputs) -> np.ndarray:
-        """The pixels a layer is about (see :mod:`.recipe`), cached."""
+        """The pixels a layer is about (see :mod:`.recipe`), cached by what they depend on.
+
+        Array layers are not cached: a library mask of the same name may change (or be a saved
+        mask's own copy), and reading one is as quick as looking it up.
+        """
+        if layer.kind in ("library", "upload"):
+            return self._make_region(layer, inputs)
         params = layer.model_dump(exclude={"id", "mode", "enabled", "note"})
         parts = [json.dumps(params, sort_keys=True), str(tuple(inputs.shape))]
         if layer.kind in IMAGE_LAYERS:

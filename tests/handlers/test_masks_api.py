@@ -45,10 +45,17 @@ def library(jp_root_dir):
 
 @pytest.fixture
 def call(jp_fetch):
-    async def send(method, *parts, body=None, params=None, headers=None):
+    async def send(method, *parts, body=None, params=None, headers=None, **kwargs):
         data = json.dumps(body).encode() if isinstance(body, dict) else body
         return await jp_fetch(
-            "raydata", "api", *parts, method=method, body=data, params=params or {}, headers=headers or {}
+            "raydata",
+            "api",
+            *parts,
+            method=method,
+            body=data,
+            params=params or {},
+            headers=headers or {},
+            **kwargs,
         )
 
     return send
@@ -301,6 +308,19 @@ async def test_upload_over_the_size_limit_and_without_files(call, library):
     code, answer_body = await refusal(call, "POST", "masks", "upload", body=body, headers=headers)
     assert code == 400 and answer_body["detail"].startswith(
         f"the upload has {len(body)} bytes, over the 262144"
+    )
+
+    # Sent in chunks with no length, it is counted as it streams in and dropped past the cap.
+    async def producer(write):
+        for _ in range(8):
+            await write(b"\0" * (128 * 1024))
+
+    code, answer_body = await refusal(
+        call, "POST", "masks", "upload", body_producer=producer, headers=headers
+    )
+    assert (code, answer_body["detail"]) == (
+        400,
+        "the upload is over the 262144 bytes allowed (c.Raydata.mask_upload_max_mb)",
     )
     body, headers = multipart()
     code, answer_body = await refusal(call, "POST", "masks", "upload", body=body, headers=headers)
