@@ -240,59 +240,50 @@ async def test_upload_every_format_then_compose_with_polarity(call, library, tmp
     assert not library.exists()  # uploads stay out of the library until a mask is saved
 
 
-@pytest.mark.parametrize(
-    "files,params,reason",
-    [
-        (
-            [("small.npy", npy(np.ones((5, 5), bool)))],
-            True,
-            "small.npy: the array has shape (5, 5) but the run's detector image has (128, 128)",
-        ),
-        (
-            [("slip.zip", a_zip({"../up.npy": npy(np.ones(SHAPE, bool))}))],
-            False,
-            "slip.zip: member '../up.npy' climbs out of the archive with '..'",
-        ),
-        (
-            [("bomb.zip", a_zip({"z.npy": npy(np.zeros((1500, 1500), np.uint8))}))],
-            False,
-            "bomb.zip: the archive inflates to",
-        ),
-        (
-            [("p.npy", npy(np.array([[{"a": 1}]], dtype=object)))],
-            False,
-            "p.npy: the .npy file holds Python objects",
-        ),
-        (
-            [("ok.npy", npy(np.ones(SHAPE, bool))), ("bad.tif", b"not a tiff at all")],
-            False,
-            "bad.tif: not a readable TIFF file",
-        ),
-        ([("notes.txt", b"hello")], False, "notes.txt: unsupported file type"),
-    ],
-)
-async def test_upload_refusals_answer_400_and_write_nothing(
-    call, library, mask_data_dir, files, params, reason
-):
+#: Uploads refused, each with the start of its reason (the run's shape is checked when one is named).
+REFUSED = [
+    (
+        [("small.npy", npy(np.ones((5, 5), bool)))],
+        True,
+        "small.npy: the array has shape (5, 5) but the run's detector image has (128, 128)",
+    ),
+    (
+        [("slip.zip", a_zip({"../up.npy": npy(np.ones(SHAPE, bool))}))],
+        False,
+        "slip.zip: member '../up.npy' climbs out of the archive with '..'",
+    ),
+    (
+        [("bomb.zip", a_zip({"z.npy": npy(np.zeros((1500, 1500), np.uint8))}))],
+        False,
+        "bomb.zip: the archive inflates to",
+    ),
+    (
+        [("p.npy", npy(np.array([[{"a": 1}]], dtype=object)))],
+        False,
+        "p.npy: the .npy file holds Python objects",
+    ),
+    (
+        [("ok.npy", npy(np.ones(SHAPE, bool))), ("bad.tif", b"not a tiff at all")],
+        False,
+        "bad.tif: not a readable TIFF file",
+    ),
+    ([("notes.txt", b"hello")], False, "notes.txt: unsupported file type"),
+]
+
+
+async def test_upload_refusals_answer_400_and_write_nothing(call, library, mask_data_dir):
     uid = await xpcs_run(call)
-    before = (
-        sorted((mask_data_dir / "mask-uploads").glob("*"))
-        if (mask_data_dir / "mask-uploads").exists()
-        else []
-    )
-    body, headers = multipart(*files)
-    query = {"catalog": "chx", "uid": uid} if params else {}
-    with pytest.raises(HTTPClientError) as info:
-        await call("POST", "masks", "upload", body=body, headers=headers, params=query)
-    assert info.value.code == 400
-    answer_body = json.loads(info.value.response.body)
-    assert answer_body["error"] == "Upload refused" and answer_body["detail"].startswith(reason)
-    after = (
-        sorted((mask_data_dir / "mask-uploads").glob("*"))
-        if (mask_data_dir / "mask-uploads").exists()
-        else []
-    )
-    assert after == before and not library.exists()
+    uploads = mask_data_dir / "mask-uploads"
+    before = sorted(uploads.glob("*")) if uploads.exists() else []
+    for files, with_run, reason in REFUSED:
+        body, headers = multipart(*files)
+        query = {"catalog": "chx", "uid": uid} if with_run else {}
+        code, answer_body = await refusal(
+            call, "POST", "masks", "upload", body=body, headers=headers, params=query
+        )
+        assert (code, answer_body["error"]) == (400, "Upload refused"), reason
+        assert answer_body["detail"].startswith(reason), answer_body["detail"]
+        assert (sorted(uploads.glob("*")) if uploads.exists() else []) == before and not library.exists()
 
 
 async def test_upload_over_the_size_limit_and_without_files(call, library):
@@ -351,23 +342,22 @@ async def test_beam_centre_and_poni(call):
     assert code == 400 and body["error"] == "Invalid PONI file"
 
 
-@pytest.mark.parametrize(
-    "method,path",
-    [
+async def test_routes_refuse_requests_without_a_token(call, library):
+    for method, path in [
         ("GET", "masks"),
         ("POST", "masks/upload"),
         ("POST", "masks/preview"),
         ("PUT", "masks/any"),
+        ("DELETE", "masks/any"),
         ("GET", "masks/any/export"),
         ("GET", "masks/runs/chx/any/image"),
-    ],
-)
-async def test_routes_refuse_requests_without_a_token(call, method, path, library):
-    code, _ = await refusal(
-        call,
-        method,
-        *path.split("/"),
-        body=b"{}" if method in ("POST", "PUT") else None,
-        headers={"Authorization": ""},
-    )
-    assert code == 403 and not library.exists()
+    ]:
+        code, _ = await refusal(
+            call,
+            method,
+            *path.split("/"),
+            body=b"{}" if method in ("POST", "PUT") else None,
+            headers={"Authorization": ""},
+        )
+        assert code == 403, (method, path)
+    assert not library.exists()
