@@ -178,6 +178,8 @@ export function MaskCanvas(props: { model: MaskComposerModel }): JSX.Element {
   const outlineRef = useRef<HTMLCanvasElement>(null);
   const readoutRef = useRef<HTMLSpanElement>(null);
   const gesture = useRef<Gesture | null>(null);
+  // The image follows the view's size until the user zooms or pans.
+  const autoFit = useRef(true);
   const [view, setView] = useState<IView>({ scale: 1, x: 0, y: 0 });
   const [draftShape, setDraftShape] = useState<ILayer | null>(null);
   const [, rerender] = useReducer((n: number) => n + 1, 0);
@@ -286,8 +288,19 @@ export function MaskCanvas(props: { model: MaskComposerModel }): JSX.Element {
   useEffect(() => {
     paintImage();
     paintOverlays();
+    autoFit.current = true;
     fit();
   }, [image, paintImage, paintOverlays, fit]);
+
+  useEffect(() => {
+    const view = viewRef.current;
+    if (!view) {
+      return;
+    }
+    const observer = new ResizeObserver(() => autoFit.current && fit());
+    observer.observe(view);
+    return () => observer.disconnect();
+  }, [fit]);
 
   const toImage = (e: { clientX: number; clientY: number }): IPoint => {
     const box = viewRef.current!.getBoundingClientRect();
@@ -298,6 +311,7 @@ export function MaskCanvas(props: { model: MaskComposerModel }): JSX.Element {
   };
 
   const onWheel = (e: React.WheelEvent) => {
+    autoFit.current = false;
     const box = viewRef.current!.getBoundingClientRect();
     const factor = Math.exp(-e.deltaY * 0.0015);
     const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, view.scale * factor));
@@ -324,6 +338,7 @@ export function MaskCanvas(props: { model: MaskComposerModel }): JSX.Element {
     const tool = model.tool;
     if (e.button !== 0 || tool === 'pan') {
       model.select(null);
+      autoFit.current = false;
       gesture.current = {
         kind: 'pan',
         startX: e.clientX,
@@ -487,14 +502,20 @@ export function MaskCanvas(props: { model: MaskComposerModel }): JSX.Element {
       <div className="jp-raydata-MaskCanvas-toolbar">
         <button
           className="jp-mod-styled"
-          onClick={fit}
+          onClick={() => {
+            autoFit.current = true;
+            fit();
+          }}
           title="Fit the image in the view"
         >
           Fit
         </button>
         <button
           className="jp-mod-styled"
-          onClick={() => setView({ ...view, scale: 1 })}
+          onClick={() => {
+            autoFit.current = false;
+            setView({ ...view, scale: 1 });
+          }}
           title="One image pixel per screen pixel"
         >
           1:1
