@@ -68,7 +68,7 @@ async function openXpcsRun(page: IJupyterLabPageFixture): Promise<Locator> {
 test.describe('Mask composer', () => {
   test.setTimeout(240_000);
 
-  test('upload a ZIP, threshold, draw a circle, undo, save, listed', async ({
+  test('upload a ZIP, threshold, draw a circle, undo, save, listed and picked', async ({
     page
   }) => {
     const sidebar = await openXpcsRun(page);
@@ -138,6 +138,10 @@ test.describe('Mask composer', () => {
     await expect(item).toContainText(
       `128×128, ${thresholded.toLocaleString('en-US')} masked`
     );
+    // The Analysis section's mask picker offers it.
+    const picker = page.locator(`${SIDEBAR} #jp-raydata-param-mask`);
+    await picker.selectOption('ui-mask');
+    await expect(picker).toHaveValue('ui-mask');
   });
 
   test('a notebook renders MaskEditor and a selection changes .mask', async ({
