@@ -204,12 +204,14 @@ class RunSource:
         The catalog client's own ``[]`` also takes partial uids and scan ids, and raises
         ``ValueError`` for a short or odd one; a plain key look-up answers "not found" instead.
         """
+        from httpx import InvalidURL
         from tiled.client.container import Container
 
         with self.lock:
             try:
                 return Container.__getitem__(self.client, uid)
-            except KeyError:
+            except (KeyError, InvalidURL):
+                # A uid no URL can carry (control characters) names no run either.
                 raise NotFound("Unknown run", f"No run with uid '{uid}' in this catalog.") from None
 
     def fetch(self, uid: str) -> RunDocs:

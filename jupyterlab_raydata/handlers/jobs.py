@@ -39,7 +39,7 @@ class JobsQuery(BaseModel):
     state: str | None = Field(
         None,
         description="queued, running, completed, failed, cancelled; several comma-separated.",
-        json_schema_extra={"pattern": f"^\\s*{_STATE}\\s*(,\\s*{_STATE}\\s*)*$"},
+        pattern=f"^\\s*{_STATE}\\s*(,\\s*{_STATE}\\s*)*$",
     )
     owner: str | None = Field(None, description="Only this user's jobs.")
     catalog: str | None = None
@@ -48,9 +48,9 @@ class JobsQuery(BaseModel):
     sort: str = Field(
         "position",
         description=JobQuery.model_fields["sort"].description or "",
-        json_schema_extra={"pattern": f"^{_SORT_KEY}(,{_SORT_KEY})*$"},
+        pattern=f"^{_SORT_KEY}(,{_SORT_KEY})*$",
     )
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
     limit: int = Field(100, ge=1, le=1000)
 
     def to_query(self) -> JobQuery:

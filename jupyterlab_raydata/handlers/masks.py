@@ -325,7 +325,10 @@ class UploadHandler(_MaskHandler):
             raise BadRequest("Not a file upload", "Send the files as multipart/form-data.")
         fields: dict = {}
         files: dict = {}
-        httputil.parse_body_arguments(content_type, bytes(self._body), fields, files)
+        try:
+            httputil.parse_body_arguments(content_type, bytes(self._body), fields, files)
+        except httputil.HTTPInputError as exc:
+            raise BadRequest("Not a file upload", f"The multipart body cannot be read: {exc}.") from None
         uploaded = [(f.filename, f.body) for parts in files.values() for f in parts]
         shape = None
         if args.catalog and args.uid:

@@ -34,11 +34,14 @@ class MaskDetail(MaskSummary):
 
 class SaveRequest(BaseModel):
     recipe: Recipe
-    overwrite: bool = Field(False, description="Replace a saved mask of the same name.")
+    overwrite: bool = Field(False, strict=True, description="Replace a saved mask of the same name.")
 
 
 class NameRequest(BaseModel):
-    to: str = Field(description="The new name.")
+    to: str = Field(
+        description="The new name: letters, digits, '-', '_' and '.', not starting with '.'.",
+        pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$",
+    )
 
 
 class LayerEffect(BaseModel):

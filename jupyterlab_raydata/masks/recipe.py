@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 RECIPE_VERSION = 1
 MAX_LAYERS = 200
@@ -31,17 +31,36 @@ CONVENTION = "mask.npy: True (1) = pixel used, False (0) = masked (the pyCHX / A
 
 Mode = Literal["include", "exclude"]
 Polarity = Literal["used", "masked"]
-Coordinate = Annotated[float, Field(ge=-1e6, le=1e6)]
+
+
+def _json_number(value: object) -> object:
+    # JSON numbers only: true, false and "3" are not numbers here (pydantic would take them).
+    if isinstance(value, (bool, str)):
+        raise ValueError("a number is needed")
+    return value
+
+
+Number = Annotated[float, Strict()]
+Whole = Annotated[int, BeforeValidator(_json_number)]
+Flag = Annotated[bool, Strict()]
+Coordinate = Annotated[Number, Field(ge=-1e6, le=1e6)]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _kind_required(schema: dict) -> None:
+    # Each layer's kind has a default for Python callers, but in JSON it is what picks the layer type.
+    schema.setdefault("required", []).append("kind")
+
+
 class _Layer(_Model):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_kind_required)
+
     id: str = Field("", max_length=64, description="The client's handle for the layer; any string.")
     mode: Mode = "exclude"
-    enabled: bool = True
+    enabled: Flag = True
     note: str = Field("", max_length=200, description="A free label shown in the layer list.")
 
 
@@ -49,15 +68,15 @@ class Circle(_Layer):
     kind: Literal["circle"] = "circle"
     row: Coordinate
     col: Coordinate
-    radius: float = Field(gt=0, le=1e6)
+    radius: Number = Field(gt=0, le=1e6)
 
 
 class Annulus(_Layer):
     kind: Literal["annulus"] = "annulus"
     row: Coordinate
     col: Coordinate
-    r_inner: float = Field(ge=0, le=1e6)
-    r_outer: float = Field(gt=0, le=1e6)
+    r_inner: Number = Field(ge=0, le=1e6)
+    r_outer: Number = Field(gt=0, le=1e6)
 
     @model_validator(mode="after")
     def _radii(self):
@@ -87,7 +106,7 @@ class Line(_Layer):
     col0: Coordinate
     row1: Coordinate
     col1: Coordinate
-    width: float = Field(gt=0, le=1e5)
+    width: Number = Field(gt=0, le=1e5)
 
 
 class Beamstop(_Layer):
@@ -96,37 +115,39 @@ class Beamstop(_Layer):
     kind: Literal["beamstop"] = "beamstop"
     row: Coordinate | None = Field(None, description="Centre row; null = the beam centre of the geometry.")
     col: Coordinate | None = None
-    radius: float = Field(gt=0, le=1e6)
-    arm_angle: float | None = Field(None, ge=-360, le=360, description="Arm direction, degrees; null = none.")
-    arm_width: float = Field(0.0, ge=0, le=1e5)
+    radius: Number = Field(gt=0, le=1e6)
+    arm_angle: Number | None = Field(
+        None, ge=-360, le=360, description="Arm direction, degrees; null = none."
+    )
+    arm_width: Number = Field(0.0, ge=0, le=1e5)
 
 
 class QRange(_Layer):
     kind: Literal["q_range"] = "q_range"
-    q_min: float | None = Field(None, ge=0, description="Å⁻¹; null = no lower bound.")
-    q_max: float | None = Field(None, gt=0, description="Å⁻¹; null = no upper bound.")
+    q_min: Number | None = Field(None, ge=0, description="Å⁻¹; null = no lower bound.")
+    q_max: Number | None = Field(None, gt=0, description="Å⁻¹; null = no upper bound.")
 
 
 class PhiRange(_Layer):
     kind: Literal["phi_range"] = "phi_range"
-    start: float = Field(ge=-180, le=180)
-    stop: float = Field(ge=-180, le=180)
+    start: Number = Field(ge=-180, le=180)
+    stop: Number = Field(ge=-180, le=180)
 
 
 class HotPixels(_Layer):
     """Pixels far above the median of their neighbourhood (Poisson z-score, robust spread)."""
 
     kind: Literal["hot_pixels"] = "hot_pixels"
-    sigma: float = Field(8.0, gt=0, le=1e6)
-    window: int = Field(3, ge=3, le=15)
+    sigma: Number = Field(8.0, gt=0, le=1e6)
+    window: Whole = Field(3, ge=3, le=15)
 
 
 class DeadPixels(_Layer):
     """Pixels at or below ``fraction`` of the median of their neighbourhood."""
 
     kind: Literal["dead_pixels"] = "dead_pixels"
-    fraction: float = Field(0.0, ge=0, le=1)
-    window: int = Field(3, ge=3, le=15)
+    fraction: Number = Field(0.0, ge=0, le=1)
+    window: Whole = Field(3, ge=3, le=15)
 
 
 class NeverCounted(_Layer):
@@ -139,16 +160,16 @@ class ValueRange(_Layer):
     """Pixels of the average image below ``vmin`` or above ``vmax`` (or not finite)."""
 
     kind: Literal["value_range"] = "value_range"
-    vmin: float | None = None
-    vmax: float | None = None
+    vmin: Number | None = None
+    vmax: Number | None = None
 
 
 class RingOutliers(_Layer):
     """Pixels more than ``sigma`` robust deviations from the median of their q ring."""
 
     kind: Literal["ring_outliers"] = "ring_outliers"
-    n_rings: int = Field(100, ge=1, le=5000)
-    sigma: float = Field(5.0, gt=0, le=1e6)
+    n_rings: Whole = Field(100, ge=1, le=5000)
+    sigma: Number = Field(5.0, gt=0, le=1e6)
 
 
 class LibraryMask(_Layer):
@@ -195,12 +216,12 @@ class RunRef(_Model):
 
 
 class GeometryOverrides(_Model):
-    beam_center_row: float | None = Field(None, ge=-1e6, le=1e6)
-    beam_center_col: float | None = Field(None, ge=-1e6, le=1e6)
-    distance_m: float | None = Field(None, gt=0, le=1e4)
-    wavelength_A: float | None = Field(None, gt=0, le=1e3)
-    energy_keV: float | None = Field(None, gt=0, le=1e4)
-    pixel_size_m: float | None = Field(None, gt=0, le=1)
+    beam_center_row: Number | None = Field(None, ge=-1e6, le=1e6)
+    beam_center_col: Number | None = Field(None, ge=-1e6, le=1e6)
+    distance_m: Number | None = Field(None, gt=0, le=1e4)
+    wavelength_A: Number | None = Field(None, gt=0, le=1e3)
+    energy_keV: Number | None = Field(None, gt=0, le=1e4)
+    pixel_size_m: Number | None = Field(None, gt=0, le=1)
 
 
 class GeometrySpec(_Model):
@@ -219,8 +240,8 @@ class GeometrySpec(_Model):
 
 
 class Bins(_Model):
-    q: int = Field(ge=1, le=2000)
-    phi: int = Field(1, ge=1, le=3600)
+    q: Whole = Field(ge=1, le=2000)
+    phi: Whole = Field(1, ge=1, le=3600)
 
 
 class RoiSpec(_Model):
@@ -229,11 +250,11 @@ class RoiSpec(_Model):
     kind: Literal["rings", "qphi"] = "rings"
     dynamic: Bins = Bins(q=10)
     static: Bins = Bins(q=100)
-    q_min: float | None = Field(None, ge=0, description="Å⁻¹; null = smallest q of the used pixels.")
-    q_max: float | None = Field(None, gt=0, description="Å⁻¹; null = largest q of the used pixels.")
+    q_min: Number | None = Field(None, ge=0, description="Å⁻¹; null = smallest q of the used pixels.")
+    q_max: Number | None = Field(None, gt=0, description="Å⁻¹; null = largest q of the used pixels.")
     spacing: Literal["linear", "log"] = "linear"
-    phi_min: float = Field(-180.0, ge=-180, le=180)
-    phi_max: float = Field(180.0, ge=-180, le=180)
+    phi_min: Number = Field(-180.0, ge=-180, le=180)
+    phi_max: Number = Field(180.0, ge=-180, le=180)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -258,7 +279,7 @@ class Recipe(_Model):
     shape: tuple[Annotated[int, Field(ge=1, le=MAX_SIDE)], Annotated[int, Field(ge=1, le=MAX_SIDE)]]
     run: RunRef | None = None
     layers: list[Layer] = Field(default_factory=list, max_length=MAX_LAYERS)
-    invert: bool = False
+    invert: Flag = False
     geometry: GeometrySpec | None = Field(None, description="Null = the run's metadata, when there is a run.")
     rois: RoiSpec | None = None
 

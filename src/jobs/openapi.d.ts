@@ -2960,7 +2960,7 @@ export interface components {
         NameRequest: {
             /**
              * To
-             * @description The new name.
+             * @description The new name: letters, digits, '-', '_' and '.', not starting with '.'.
              */
             to: string;
         };

@@ -119,6 +119,30 @@ probability = 0.7
 [[operations]]
 include-path = "/raydata/api/catalogs/{{name}}/runs"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404"]
+
+# A PONI file's text, an uploaded file's bytes and a partition's bins (static ones multiples of the
+# dynamic ones; rings with one phi bin) are file formats and cross-field rules a schema cannot state;
+# the handlers name them.
+[[operations]]
+include-path = "/raydata/api/masks/poni"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
+
+[[operations]]
+include-path = "/raydata/api/masks/upload"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404"]
+
+[[operations]]
+include-path = "/raydata/api/masks/beam-center"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404"]
+
+[[operations]]
+include-path = "/raydata/api/masks/preview"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404"]
+
+[[operations]]
+include-path = "/raydata/api/masks/{{name}}"
+include-method = "PUT"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "404", "409"]
 """
     path.write_text(text)
     return path
