@@ -10,6 +10,7 @@ import {
   formatElapsed,
   useNow
 } from './QueueSection';
+import { formatTime } from '../runs/timeRange';
 
 function Figure(props: {
   figure: IPanelFigure;
@@ -127,9 +128,11 @@ function PanelBody(props: {
           <React.Fragment key={f.key}>
             <dt>{f.label}</dt>
             <dd>
-              {typeof f.value === 'object'
-                ? JSON.stringify(f.value)
-                : String(f.value ?? '')}
+              {f.key === 'time' && typeof f.value === 'number'
+                ? formatTime(f.value)
+                : typeof f.value === 'object'
+                  ? JSON.stringify(f.value)
+                  : String(f.value ?? '')}
             </dd>
           </React.Fragment>
         ))}
