@@ -65,32 +65,39 @@ def sections(notebook: Path) -> list[tuple[str, float]]:
     return list(totals.items())
 
 
-def trivial_template(folder: Path) -> Path:
+def notebook_template(folder: Path, name: str, second_cell: str) -> Path:
+    """A two-cell template: the parameters, then ``second_cell``."""
     nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(src) for src in TRIVIAL_CELLS],
+        cells=[nbformat.v4.new_code_cell(src) for src in (TRIVIAL_CELLS[0], second_cell)],
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     )
     nb.cells[0].metadata["tags"] = ["parameters"]
-    path = folder / "trivial.ipynb"
+    path = folder / f"{name}.ipynb"
     nbformat.write(nb, path)
     return path
 
 
+def prepared(work: Path, settings: KernelSettings, template: Path, job_id: str) -> JobFolder:
+    """A job folder for ``template`` (which opens no catalog)."""
+    spec = JobSpec(
+        job_id=job_id,
+        template=template.stem,
+        template_path=str(template),
+        catalog="demo",
+        uid="0" * 32,
+        settings=settings,
+        folder=str(work / job_id),
+    )
+    folder = JobFolder(spec.folder)
+    folder.create(spec)
+    return folder
+
+
 def latency(executor: DaskExecutor, work: Path, settings: KernelSettings, samples: int) -> list[float]:
-    template = trivial_template(work)
+    template = notebook_template(work, "trivial", TRIVIAL_CELLS[1])
     out = []
     for i in range(samples + 1):  # the first warms the cluster and is not counted
-        spec = JobSpec(
-            job_id=f"lat{i}",
-            template="trivial",
-            template_path=str(template),
-            catalog="demo",
-            uid="0" * 32,
-            settings=settings,
-            folder=str(work / f"latency-{i}"),
-        )
-        folder = JobFolder(spec.folder)
-        folder.create(spec)
+        folder = prepared(work, settings, template, f"latency-{i}")
         submitted = time.time()
         status = executor.submit(folder).result(timeout=300)
         assert status["state"] == "completed", status
@@ -101,26 +108,10 @@ def latency(executor: DaskExecutor, work: Path, settings: KernelSettings, sample
 
 def cancel_latency(executor: DaskExecutor, work: Path, settings: KernelSettings, samples: int) -> list[float]:
     """Seconds from a cancel request to the job's runner reporting every process gone."""
-    nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell(src) for src in (TRIVIAL_CELLS[0], "import time\ntime.sleep(600)")],
-        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-    )
-    nb.cells[0].metadata["tags"] = ["parameters"]
-    template = work / "sleeps.ipynb"
-    nbformat.write(nb, template)
+    template = notebook_template(work, "sleeps", "import time\ntime.sleep(600)")
     out = []
     for i in range(samples):
-        spec = JobSpec(
-            job_id=f"cancel{i}",
-            template="sleeps",
-            template_path=str(template),
-            catalog="demo",
-            uid="0" * 32,
-            settings=settings,
-            folder=str(work / f"cancel-{i}"),
-        )
-        folder = JobFolder(spec.folder)
-        folder.create(spec)
+        folder = prepared(work, settings, template, f"cancel-{i}")
         future = executor.submit(folder)
         while not ((status := folder.status()) and status.cells_done == 1):
             time.sleep(0.05)
