@@ -39,7 +39,7 @@ class JobsQuery(BaseModel):
     state: str | None = Field(
         None,
         description="queued, running, completed, failed, cancelled; several comma-separated.",
-        pattern=f"^\\s*{_STATE}\\s*(,\\s*{_STATE}\\s*)*$",
+        json_schema_extra={"pattern": f"^\\s*{_STATE}\\s*(,\\s*{_STATE}\\s*)*$"},
     )
     owner: str | None = Field(None, description="Only this user's jobs.")
     catalog: str | None = None
@@ -48,7 +48,7 @@ class JobsQuery(BaseModel):
     sort: str = Field(
         "position",
         description=JobQuery.model_fields["sort"].description or "",
-        pattern=f"^{_SORT_KEY}(,{_SORT_KEY})*$",
+        json_schema_extra={"pattern": f"^{_SORT_KEY}(,{_SORT_KEY})*$"},
     )
     offset: int = Field(0, ge=0, le=1_000_000_000)
     limit: int = Field(100, ge=1, le=1000)
@@ -57,6 +57,11 @@ class JobsQuery(BaseModel):
         data = self.model_dump()
         if self.state is not None:
             data["state"] = [s.strip() for s in self.state.split(",") if s.strip()]
+            if not data["state"]:
+                raise BadRequest(
+                    "Invalid request",
+                    "state: name one or more of queued, running, completed, failed, cancelled.",
+                )
         try:
             return JobQuery.model_validate(data)
         except ValidationError as exc:
