@@ -18,6 +18,7 @@ changes them until it commits; the row-level checks (``FOR UPDATE SKIP LOCKED``,
 
 from __future__ import annotations
 
+import fcntl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -205,10 +206,28 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     # The driver must not open transactions by itself: _sqlite_begin says how each one begins.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL: readers never wait for the writer. NORMAL is durable across a killed process (not a power cut).
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL is durable across a killed process (not a power cut); with WAL it is per connection.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@contextmanager
+def _sqlite_setup_lock(database: str | None) -> Iterator[None]:
+    """Serialise the set-up of one SQLite file among every thread and process on this host.
+
+    Switching a file to WAL takes an exclusive lock that SQLite refuses at once ("database is locked")
+    rather than waiting for, when another connection is opening it too; so servers starting together
+    take turns through a lock file beside the database. In-memory databases need no lock.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _sqlite_begin(connection: Connection) -> None:
@@ -231,19 +250,28 @@ class JobStore:
     def __init__(self, url: str):
         parsed = make_url(url)
         self._postgres = parsed.get_backend_name() == "postgresql"
-        if parsed.get_backend_name() == "sqlite":
+        sqlite = parsed.get_backend_name() == "sqlite"
+        if sqlite:
             self._engine = create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
             event.listen(self._engine, "connect", _sqlite_connect)
             event.listen(self._engine, "begin", _sqlite_begin)
         else:
             self._engine = create_engine(parsed, pool_pre_ping=True)
         # Two servers starting together must not both create the tables.
-        with self._engine.connect() as connection:
-            connection.execution_options(raydata_mode="queue")
-            with connection.begin():
-                if self._postgres:
-                    connection.execute(select(func.pg_advisory_xact_lock(_QUEUE_LOCK)))
-                _Base.metadata.create_all(connection)
+        with _sqlite_setup_lock(parsed.database if sqlite else None):
+            if sqlite:
+                # WAL (readers never wait for the writer) is a property of the file: set once, it lasts.
+                raw = self._engine.raw_connection()
+                try:
+                    raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+                finally:
+                    raw.close()
+            with self._engine.connect() as connection:
+                connection.execution_options(raydata_mode="queue")
+                with connection.begin():
+                    if self._postgres:
+                        connection.execute(select(func.pg_advisory_xact_lock(_QUEUE_LOCK)))
+                    _Base.metadata.create_all(connection)
 
     @classmethod
     def sqlite(cls, path: str | Path) -> JobStore:
