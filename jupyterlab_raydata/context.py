@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from .catalog.catalog import choose_image
 from .catalog.lookup import full_uid
 from .catalog.registry import Catalog, CatalogRegistry
 from .catalog.sources import FrameSeries
@@ -186,17 +187,9 @@ def load_run(catalog: str, uid: str, *, image_key: str | None = None) -> RunData
     NotFound
         For an unknown catalog or run, or a run without detector images.
     """
-    from .errors import NotFound
-
     cat = open_catalog(catalog)
     detail = cat.run(full_uid(cat, uid))
-    keys = detail.image_keys
-    if not keys:
-        raise NotFound("No image", f"Run '{uid}' of catalog '{catalog}' has no detector images.")
-    key = image_key or keys[0]
-    if key not in keys:
-        raise NotFound("No such image", f"Run '{uid}' has no image key '{key}'; it has {', '.join(keys)}.")
-    stream = next(s.name for s in detail.streams if any(k.key == key for k in s.data_keys))
+    key, stream = choose_image(detail.streams, image_key, run=f"Run '{uid}' of catalog '{catalog}'")
     series = cat.source().frames(detail.start["uid"], stream, key)
     return RunData(catalog, detail.start["uid"], detail.start, detail.stop, key, FrameArray(series))
 

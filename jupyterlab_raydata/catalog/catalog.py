@@ -376,21 +376,12 @@ class Catalog:
             For an unknown run, a run without detector images, or a frame index out of range.
         """
         _, streams = self._docs_and_streams(uid)
-        images = _image_keys(streams)
-        if not images:
-            raise NotFound("No image", f"Run '{uid}' has no detector images to preview.")
-        if key is None:
-            key = images[0]
-        elif key not in images:
-            raise NotFound(
-                "No such image", f"Run '{uid}' has no image key '{key}'; it has {', '.join(images)}."
-            )
+        key, stream = choose_image(streams, key, run=f"Run '{uid}'", purpose=" to preview")
         params = PreviewParams(key=key, kind=kind, index=index, scale=scale, max_size=max_size)
         name = params.cache_name(self.index().get_meta("source_id") or "", uid)
         cached = self.previews.get(name)
         if cached is not None:
             return cached, True
-        stream = next(s.name for s in streams if any(k.key == key for k in s.data_keys))
         series = self.source().frames(uid, stream, key)
         png = render_png(select_image(series, params), scale=scale, max_size=max_size)
         self.previews.put(name, png)
@@ -406,6 +397,41 @@ def _image_keys(streams: list[StreamInfo]) -> list[str]:
         if k.image
     ]
     return [key for *_, key in sorted(found)]
+
+
+def choose_image(
+    streams: list[StreamInfo], key: str | None = None, *, run: str, purpose: str = ""
+) -> tuple[str, str]:
+    """Which detector image of a run is "the image": ``key`` if given, else the run's first image
+    key (primary stream first, names ending in ``_image`` before others); with the stream holding it.
+
+    Parameters
+    ----------
+    streams : list of StreamInfo
+        The run's streams (:attr:`RunDetail.streams`).
+    key : str, optional
+        The image data key asked for; empty or ``None`` for the run's first.
+    run : str
+        How errors name the run, e.g. ``"Run 'abc'"``.
+    purpose : str
+        Ends the no-image message, e.g. ``" to preview"``.
+
+    Returns
+    -------
+    (key, stream) : (str, str)
+
+    Raises
+    ------
+    NotFound
+        For a run without detector images, or a key that is not one of them.
+    """
+    keys = _image_keys(streams)
+    if not keys:
+        raise NotFound("No image", f"{run} has no detector images{purpose}.")
+    key = key or keys[0]
+    if key not in keys:
+        raise NotFound("No such image", f"{run} has no image key '{key}'; it has {', '.join(keys)}.")
+    return key, next(s.name for s in streams if any(k.key == key for k in s.data_keys))
 
 
 def _reason(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..catalog.catalog import choose_image
 from ..catalog.preview import AVERAGE_FRAMES
 from ..errors import NotFound
 
@@ -139,14 +140,7 @@ class RunImageStore:
                 return self._memory[ident]
         cat = self.registry.get(catalog)
         detail = cat.run(uid)
-        keys = detail.image_keys
-        if not keys:
-            raise NotFound("No image", f"Run '{uid}' has no detector images to draw a mask on.")
-        key = key or keys[0]
-        if key not in keys:
-            raise NotFound(
-                "No such image", f"Run '{uid}' has no image key '{key}'; it has {', '.join(keys)}."
-            )
+        key, stream = choose_image(detail.streams, key, run=f"Run '{uid}'", purpose=" to draw a mask on")
         ident = (catalog, str(detail.start.get("uid", uid)), key)
         with self._lock:
             self._aliases[asked] = ident
@@ -155,7 +149,7 @@ class RunImageStore:
         if images is None:
             # One reader per run; others asking for the same run wait for it rather than read it again.
             with building:
-                images = self._load(ident, detail.start) or self._build(ident, cat, detail)
+                images = self._load(ident, detail.start) or self._build(ident, cat, stream, detail.start)
         with self._lock:
             self._memory[ident] = images
             self._memory.move_to_end(ident)
@@ -174,9 +168,8 @@ class RunImageStore:
             return None
         return RunImages(*ident, mean, maximum, info["frames_read"], info["frames_total"], start, mean_path)
 
-    def _build(self, ident: tuple, cat, detail) -> RunImages:
+    def _build(self, ident: tuple, cat, stream: str, start: dict) -> RunImages:
         catalog, uid, key = ident
-        stream = next(s.name for s in detail.streams if any(k.key == key for k in s.data_keys))
         series = cat.source().frames(uid, stream, key)
         mean, maximum, n = reduce_frames(series)
         mean_path, max_path, info_path = self._paths(*ident)
@@ -184,4 +177,4 @@ class RunImageStore:
         _atomic_save(mean_path, mean)
         _atomic_save(max_path, maximum)
         info_path.write_text(json.dumps({"frames_read": n, "frames_total": series.count}))
-        return RunImages(catalog, uid, key, mean, maximum, n, series.count, detail.start, mean_path)
+        return RunImages(catalog, uid, key, mean, maximum, n, series.count, start, mean_path)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..analysis.beam_center import find_beam_center
 from ..analysis.poni import read_poni
+from ..catalog.catalog import choose_image
 from ..errors import BadRequest, Conflict, NotFound
 from .compose import Composer, Composition, Inputs, ResolvedGeometry, resolve_geometry
 from .export import edf_bytes, npy_bytes, write_qmap
@@ -288,14 +289,9 @@ class MaskService:
     def detector_shape(self, catalog: str, uid: str, key: str | None) -> tuple[int, int]:
         """A run's detector image shape, from its data keys (no frames are read)."""
         detail = self.registry.get(catalog).run(uid)
-        if not detail.image_keys:
-            raise NotFound("No image", f"Run '{uid}' has no detector images.")
-        key = key or detail.image_keys[0]
-        for stream in detail.streams:
-            for data_key in stream.data_keys:
-                if data_key.key == key and data_key.image:
-                    return tuple(data_key.shape[-2:])
-        raise NotFound("No such image", f"Run '{uid}' has no image key '{key}'.")
+        key, stream = choose_image(detail.streams, key, run=f"Run '{uid}'")
+        data_keys = next(s.data_keys for s in detail.streams if s.name == stream)
+        return tuple(next(k.shape[-2:] for k in data_keys if k.key == key))
 
     def upload(self, files: list[tuple[str, bytes]], *, shape=None, dataset: str | None = None) -> UploadList:
         """Read every file, and keep the arrays only when all of them pass (see :mod:`.uploads`)."""
