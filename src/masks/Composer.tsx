@@ -12,7 +12,7 @@ import {
   Polarity
 } from './api';
 import { COLORMAPS, ColormapName, Scale } from './colormap';
-import { NumberField } from './fields';
+import { NumberField, ProblemBox } from './fields';
 import { KIND_LABELS, LayerList } from './LayerList';
 import { MaskCanvas } from './MaskCanvas';
 import { MaskComposerModel, newLayerId, Tool } from './model';
@@ -81,25 +81,71 @@ function Counts(props: { model: MaskComposerModel }): JSX.Element {
       </dd>
       <dt>Pixels</dt>
       <dd>{preview.total.toLocaleString()}</dd>
-      {preview.dynamic && (
-        <>
-          <dt>Dynamic ROIs</dt>
-          <dd data-field="dynamic">
-            {preview.dynamic.n} ({preview.dynamic.n_pixels_min.toLocaleString()}
-            –{preview.dynamic.n_pixels_max.toLocaleString()} px each)
-          </dd>
-        </>
-      )}
-      {preview.static && (
-        <>
-          <dt>Static ROIs</dt>
-          <dd data-field="static">
-            {preview.static.n} ({preview.static.n_pixels_min.toLocaleString()}–
-            {preview.static.n_pixels_max.toLocaleString()} px each)
-          </dd>
-        </>
-      )}
+      {(['dynamic', 'static'] as const).map(which => {
+        const rois = preview[which];
+        return (
+          rois && (
+            <React.Fragment key={which}>
+              <dt>{which === 'dynamic' ? 'Dynamic' : 'Static'} ROIs</dt>
+              <dd data-field={which}>
+                {rois.n} ({rois.n_pixels_min.toLocaleString()}–
+                {rois.n_pixels_max.toLocaleString()} px each)
+              </dd>
+            </React.Fragment>
+          )
+        );
+      })}
     </dl>
+  );
+}
+
+/** A button that opens the browser's file chooser; `onFiles` gets the chosen files, if any. */
+function FilePicker(props: {
+  label: string;
+  accept: string;
+  multiple?: boolean;
+  onFiles: (files: File[]) => void;
+  children: React.ReactNode;
+}): JSX.Element {
+  const ref = useRef<HTMLInputElement>(null);
+  return (
+    <>
+      <button className="jp-mod-styled" onClick={() => ref.current?.click()}>
+        {props.children}
+      </button>
+      <input
+        ref={ref}
+        type="file"
+        multiple={props.multiple}
+        hidden
+        aria-label={props.label}
+        accept={props.accept}
+        onChange={e => {
+          const files = Array.from(e.target.files ?? []);
+          e.target.value = '';
+          if (files.length) {
+            props.onFiles(files);
+          }
+        }}
+      />
+    </>
+  );
+}
+
+function Checkbox(props: {
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  children: React.ReactNode;
+}): JSX.Element {
+  return (
+    <label>
+      <input
+        type="checkbox"
+        checked={props.checked}
+        onChange={e => props.onChange(e.target.checked)}
+      />{' '}
+      {props.children}
+    </label>
   );
 }
 
@@ -117,7 +163,6 @@ function Panel(props: {
 
 function AddLayers(props: { model: MaskComposerModel }): JSX.Element {
   const { model } = props;
-  const fileRef = useRef<HTMLInputElement>(null);
   const [polarity, setPolarity] = useState<Polarity | 'auto'>('auto');
   const names = model.library.masks.map(m => m.name);
   const add = (kind: LayerKind) => {
@@ -126,36 +171,25 @@ function AddLayers(props: { model: MaskComposerModel }): JSX.Element {
       model.addLayer(layer);
     }
   };
-  const thresholds: LayerKind[] = [
-    'hot_pixels',
-    'dead_pixels',
-    'never_counted',
-    'value_range',
-    'ring_outliers'
-  ];
+  const buttons = (kinds: LayerKind[]) =>
+    kinds.map(kind => (
+      <button key={kind} className="jp-mod-styled" onClick={() => add(kind)}>
+        {KIND_LABELS[kind]}
+      </button>
+    ));
   return (
     <>
       <div className="jp-raydata-ButtonRow" aria-label="Add a threshold">
-        {thresholds.map(kind => (
-          <button
-            key={kind}
-            className="jp-mod-styled"
-            onClick={() => add(kind)}
-          >
-            {KIND_LABELS[kind]}
-          </button>
-        ))}
+        {buttons([
+          'hot_pixels',
+          'dead_pixels',
+          'never_counted',
+          'value_range',
+          'ring_outliers'
+        ])}
       </div>
       <div className="jp-raydata-ButtonRow" aria-label="Add a region">
-        {(['beamstop', 'q_range', 'phi_range'] as LayerKind[]).map(kind => (
-          <button
-            key={kind}
-            className="jp-mod-styled"
-            onClick={() => add(kind)}
-          >
-            {KIND_LABELS[kind]}
-          </button>
-        ))}
+        {buttons(['beamstop', 'q_range', 'phi_range'])}
         <select
           className="jp-mod-styled"
           aria-label="Add a library mask"
@@ -189,27 +223,14 @@ function AddLayers(props: { model: MaskComposerModel }): JSX.Element {
           <option value="used">non-zero = used (pyCHX, APS)</option>
           <option value="masked">non-zero = masked (silx, pyFAI, EDF)</option>
         </select>
-        <button
-          className="jp-mod-styled"
-          onClick={() => fileRef.current?.click()}
+        <FilePicker
+          label="Upload mask files"
+          accept=".npy,.tif,.tiff,.edf,.h5,.hdf5,.zip"
+          multiple
+          onFiles={files => void model.upload(files, polarity)}
         >
           Upload mask files…
-        </button>
-        <input
-          ref={fileRef}
-          type="file"
-          multiple
-          hidden
-          aria-label="Upload mask files"
-          accept=".npy,.tif,.tiff,.edf,.h5,.hdf5,.zip"
-          onChange={e => {
-            const files = Array.from(e.target.files ?? []);
-            e.target.value = '';
-            if (files.length) {
-              void model.upload(files, polarity);
-            }
-          }}
-        />
+        </FilePicker>
       </div>
     </>
   );
@@ -217,7 +238,6 @@ function AddLayers(props: { model: MaskComposerModel }): JSX.Element {
 
 function GeometryPanel(props: { model: MaskComposerModel }): JSX.Element {
   const { model } = props;
-  const poniRef = useRef<HTMLInputElement>(null);
   const spec: IGeometrySpec = model.recipe.geometry ?? METADATA_GEOMETRY;
   const shown = model.geometry;
   const set = (patch: Partial<IGeometrySpec['overrides']>) =>
@@ -278,30 +298,19 @@ function GeometryPanel(props: { model: MaskComposerModel }): JSX.Element {
         >
           Find beam centre
         </button>
-        <button
-          className="jp-mod-styled"
-          onClick={() => poniRef.current?.click()}
+        <FilePicker
+          label="PONI file"
+          accept=".poni"
+          onFiles={async ([file]) =>
+            model.setGeometry({
+              ...METADATA_GEOMETRY,
+              source: 'poni',
+              poni: await file.text()
+            })
+          }
         >
           Load PONI file…
-        </button>
-        <input
-          ref={poniRef}
-          type="file"
-          hidden
-          accept=".poni"
-          aria-label="PONI file"
-          onChange={async e => {
-            const file = e.target.files?.[0];
-            e.target.value = '';
-            if (file) {
-              model.setGeometry({
-                ...METADATA_GEOMETRY,
-                source: 'poni',
-                poni: await file.text()
-              });
-            }
-          }}
-        />
+        </FilePicker>
       </div>
       {model.beamCenter && (
         <div className="jp-raydata-Notice" data-testid="beam-center">
@@ -336,12 +345,27 @@ const NO_ROIS: IRoiSpec = {
   phi_max: 180
 };
 
+/** The φ partitions (dynamic, static) each ROI kind starts with. */
+const PHI_PARTITIONS: Record<IRoiSpec['kind'], [number, number]> = {
+  rings: [1, 1],
+  qphi: [4, 36]
+};
+
 function RoiPanel(props: { model: MaskComposerModel }): JSX.Element {
   const { model } = props;
   const rois = model.recipe.rois;
   const kind = rois?.kind ?? 'none';
   const set = (patch: Partial<IRoiSpec>) =>
     model.setRois({ ...(rois ?? NO_ROIS), ...patch });
+  /** The number of q or φ partitions of the dynamic or static ROIs (never set to 0). */
+  const partition = (which: 'dynamic' | 'static', axis: 'q' | 'phi') =>
+    rois && (
+      <NumberField
+        label={`${which === 'dynamic' ? 'Dynamic' : 'Static'} ${axis === 'q' ? 'q' : 'φ'}`}
+        value={rois[which][axis]}
+        onCommit={n => n && set({ [which]: { ...rois[which], [axis]: n } })}
+      />
+    );
   return (
     <>
       <label className="jp-raydata-Field">
@@ -353,21 +377,14 @@ function RoiPanel(props: { model: MaskComposerModel }): JSX.Element {
           onChange={value => {
             if (value === 'none') {
               model.setRois(null);
-            } else if (value === 'rings') {
-              const base = rois ?? NO_ROIS;
-              model.setRois({
-                ...base,
-                kind: 'rings',
-                dynamic: { q: base.dynamic.q, phi: 1 },
-                static: { q: base.static.q, phi: 1 }
-              });
             } else {
               const base = rois ?? NO_ROIS;
+              const [dynamicPhi, staticPhi] = PHI_PARTITIONS[value];
               model.setRois({
                 ...base,
-                kind: 'qphi',
-                dynamic: { q: base.dynamic.q, phi: 4 },
-                static: { q: base.static.q, phi: 36 }
+                kind: value,
+                dynamic: { q: base.dynamic.q, phi: dynamicPhi },
+                static: { q: base.static.q, phi: staticPhi }
               });
             }
           }}
@@ -375,32 +392,12 @@ function RoiPanel(props: { model: MaskComposerModel }): JSX.Element {
       </label>
       {rois && (
         <div className="jp-raydata-FieldGrid">
-          <NumberField
-            label="Dynamic q"
-            value={rois.dynamic.q}
-            onCommit={q => q && set({ dynamic: { ...rois.dynamic, q } })}
-          />
-          <NumberField
-            label="Static q"
-            value={rois.static.q}
-            onCommit={q => q && set({ static: { ...rois.static, q } })}
-          />
+          {partition('dynamic', 'q')}
+          {partition('static', 'q')}
           {rois.kind === 'qphi' && (
             <>
-              <NumberField
-                label="Dynamic φ"
-                value={rois.dynamic.phi}
-                onCommit={phi =>
-                  phi && set({ dynamic: { ...rois.dynamic, phi } })
-                }
-              />
-              <NumberField
-                label="Static φ"
-                value={rois.static.phi}
-                onCommit={phi =>
-                  phi && set({ static: { ...rois.static, phi } })
-                }
-              />
+              {partition('dynamic', 'phi')}
+              {partition('static', 'phi')}
             </>
           )}
           <NumberField
@@ -505,33 +502,13 @@ export function Composer(props: { model: MaskComposerModel }): JSX.Element {
       {load.status === 'loading' && (
         <p className="jp-raydata-muted">Loading the run's average image…</p>
       )}
-      {load.status === 'error' && (
-        <div className="jp-raydata-Error" role="alert">
-          <p>
-            <strong>{load.problem.error}</strong>
-          </p>
-          <p>{load.problem.detail}</p>
-        </div>
-      )}
+      {load.status === 'error' && <ProblemBox problem={load.problem} />}
       {(model.problem || model.previewProblem) && (
-        <div
-          className="jp-raydata-Error"
-          role="alert"
-          data-testid="composer-problem"
-        >
-          <p>
-            <strong>{(model.problem ?? model.previewProblem)!.error}</strong>
-          </p>
-          <p>{(model.problem ?? model.previewProblem)!.detail}</p>
-          {model.problem && (
-            <button
-              className="jp-mod-styled"
-              onClick={() => model.dismissProblem()}
-            >
-              Dismiss
-            </button>
-          )}
-        </div>
+        <ProblemBox
+          problem={(model.problem ?? model.previewProblem)!}
+          testId="composer-problem"
+          onDismiss={model.problem ? () => model.dismissProblem() : undefined}
+        />
       )}
       {model.message && <p className="jp-raydata-muted">{model.message}</p>}
       <div className="jp-raydata-Composer-body">
@@ -579,50 +556,39 @@ export function Composer(props: { model: MaskComposerModel }): JSX.Element {
                   model.setDisplay({ colormap })
                 }
               />
-              <label>
-                <input
-                  type="checkbox"
-                  checked={model.display.showMask}
-                  onChange={e =>
-                    model.setDisplay({ showMask: e.target.checked })
-                  }
-                />{' '}
+              <Checkbox
+                checked={model.display.showMask}
+                onChange={showMask => model.setDisplay({ showMask })}
+              >
                 Mask
-              </label>
-              <label>
-                <input
-                  type="checkbox"
-                  checked={model.display.showRois}
-                  onChange={e =>
-                    model.setDisplay({ showRois: e.target.checked })
-                  }
-                />{' '}
+              </Checkbox>
+              <Checkbox
+                checked={model.display.showRois}
+                onChange={showRois => model.setDisplay({ showRois })}
+              >
                 ROIs
-              </label>
+              </Checkbox>
             </div>
             <div className="jp-raydata-FieldGrid">
-              <NumberField
-                label="Low"
-                value={model.display.range ? model.display.range[0] : null}
-                optional
-                placeholder={model.range[0].toPrecision(3)}
-                onCommit={lo =>
-                  model.setDisplay({
-                    range: lo === null ? null : [lo, model.range[1]]
-                  })
-                }
-              />
-              <NumberField
-                label="High"
-                value={model.display.range ? model.display.range[1] : null}
-                optional
-                placeholder={model.range[1].toPrecision(3)}
-                onCommit={hi =>
-                  model.setDisplay({
-                    range: hi === null ? null : [model.range[0], hi]
-                  })
-                }
-              />
+              {(['Low', 'High'] as const).map((label, end) => (
+                <NumberField
+                  key={label}
+                  label={label}
+                  value={model.display.range ? model.display.range[end] : null}
+                  optional
+                  placeholder={model.range[end].toPrecision(3)}
+                  onCommit={value =>
+                    model.setDisplay({
+                      range:
+                        value === null
+                          ? null
+                          : end === 0
+                            ? [value, model.range[1]]
+                            : [model.range[0], value]
+                    })
+                  }
+                />
+              ))}
             </div>
           </Panel>
           <Panel title="Add">
@@ -630,14 +596,12 @@ export function Composer(props: { model: MaskComposerModel }): JSX.Element {
           </Panel>
           <Panel title="Layers">
             <LayerList model={model} />
-            <label>
-              <input
-                type="checkbox"
-                checked={model.recipe.invert}
-                onChange={e => model.setInvert(e.target.checked)}
-              />{' '}
+            <Checkbox
+              checked={model.recipe.invert}
+              onChange={invert => model.setInvert(invert)}
+            >
               Invert the result
-            </label>
+            </Checkbox>
           </Panel>
           <Panel title="Counts">
             <Counts model={model} />

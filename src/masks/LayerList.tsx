@@ -30,32 +30,28 @@ interface INumberSpec {
   placeholder?: string;
 }
 
+const CENTRE: INumberSpec[] = [
+  { key: 'row', label: 'Row' },
+  { key: 'col', label: 'Col' }
+];
+
+const CORNERS: INumberSpec[] = [
+  { key: 'row0', label: 'Row 0' },
+  { key: 'col0', label: 'Col 0' },
+  { key: 'row1', label: 'Row 1' },
+  { key: 'col1', label: 'Col 1' }
+];
+
 /** The numbers each kind is edited by. */
 const NUMBERS: Partial<Record<LayerKind, INumberSpec[]>> = {
-  circle: [
-    { key: 'row', label: 'Row' },
-    { key: 'col', label: 'Col' },
-    { key: 'radius', label: 'Radius' }
-  ],
+  circle: [...CENTRE, { key: 'radius', label: 'Radius' }],
   annulus: [
-    { key: 'row', label: 'Row' },
-    { key: 'col', label: 'Col' },
+    ...CENTRE,
     { key: 'r_inner', label: 'Inner r' },
     { key: 'r_outer', label: 'Outer r' }
   ],
-  rectangle: [
-    { key: 'row0', label: 'Row 0' },
-    { key: 'col0', label: 'Col 0' },
-    { key: 'row1', label: 'Row 1' },
-    { key: 'col1', label: 'Col 1' }
-  ],
-  line: [
-    { key: 'row0', label: 'Row 0' },
-    { key: 'col0', label: 'Col 0' },
-    { key: 'row1', label: 'Row 1' },
-    { key: 'col1', label: 'Col 1' },
-    { key: 'width', label: 'Width' }
-  ],
+  rectangle: CORNERS,
+  line: [...CORNERS, { key: 'width', label: 'Width' }],
   beamstop: [
     { key: 'row', label: 'Row', optional: true, placeholder: 'beam' },
     { key: 'col', label: 'Col', optional: true, placeholder: 'beam' },
@@ -212,6 +208,11 @@ function LayerEditor(props: {
   );
 }
 
+const MOVES: [-1 | 1, string, string][] = [
+  [-1, 'up', '↑'],
+  [1, 'down', '↓']
+];
+
 /**
  * The recipe's layers in the order they apply: each can be switched off, set to exclude or include,
  * moved, deleted, and edited as numbers; the preview's pixel counts show beside each.
@@ -270,22 +271,17 @@ export function LayerList(props: { model: MaskComposerModel }): JSX.Element {
                 <option value="exclude">exclude</option>
                 <option value="include">include</option>
               </select>
-              <button
-                className="jp-raydata-IconButton"
-                aria-label={`Move layer ${i + 1} up`}
-                disabled={i === 0}
-                onClick={() => model.moveLayer(layer.id, -1)}
-              >
-                ↑
-              </button>
-              <button
-                className="jp-raydata-IconButton"
-                aria-label={`Move layer ${i + 1} down`}
-                disabled={i === layers.length - 1}
-                onClick={() => model.moveLayer(layer.id, 1)}
-              >
-                ↓
-              </button>
+              {MOVES.map(([by, word, arrow]) => (
+                <button
+                  key={word}
+                  className="jp-raydata-IconButton"
+                  aria-label={`Move layer ${i + 1} ${word}`}
+                  disabled={!layers[i + by]}
+                  onClick={() => model.moveLayer(layer.id, by)}
+                >
+                  {arrow}
+                </button>
+              ))}
               <button
                 className="jp-raydata-IconButton"
                 aria-label={`Delete layer ${i + 1}`}

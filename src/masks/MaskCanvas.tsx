@@ -88,18 +88,15 @@ function ShapeOutline(props: {
     case 'annulus':
       body = (
         <g {...common}>
-          <circle
-            cx={layer.col + 0.5}
-            cy={layer.row + 0.5}
-            r={layer.r_outer}
-            vectorEffect="non-scaling-stroke"
-          />
-          <circle
-            cx={layer.col + 0.5}
-            cy={layer.row + 0.5}
-            r={layer.r_inner}
-            vectorEffect="non-scaling-stroke"
-          />
+          {[layer.r_outer, layer.r_inner].map((r, i) => (
+            <circle
+              key={i}
+              cx={layer.col + 0.5}
+              cy={layer.row + 0.5}
+              r={r}
+              vectorEffect="non-scaling-stroke"
+            />
+          ))}
         </g>
       );
       break;
@@ -114,27 +111,26 @@ function ShapeOutline(props: {
         />
       );
       break;
-    case 'line':
+    case 'line': {
+      const ends = {
+        x1: layer.col0 + 0.5,
+        y1: layer.row0 + 0.5,
+        x2: layer.col1 + 0.5,
+        y2: layer.row1 + 0.5
+      };
+      // The line's width in pixels, and its centre line drawn a screen pixel wide at any zoom.
       body = (
         <g {...common}>
           <line
-            x1={layer.col0 + 0.5}
-            y1={layer.row0 + 0.5}
-            x2={layer.col1 + 0.5}
-            y2={layer.row1 + 0.5}
+            {...ends}
             strokeWidth={layer.width}
             className="jp-raydata-Shape-stroke"
           />
-          <line
-            x1={layer.col0 + 0.5}
-            y1={layer.row0 + 0.5}
-            x2={layer.col1 + 0.5}
-            y2={layer.row1 + 0.5}
-            vectorEffect="non-scaling-stroke"
-          />
+          <line {...ends} vectorEffect="non-scaling-stroke" />
         </g>
       );
       break;
+    }
     case 'polygon':
       body = (
         <polygon

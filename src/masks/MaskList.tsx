@@ -4,6 +4,7 @@ import React, { useEffect, useState } from 'react';
 import { requestBlob } from '../request';
 import { RunBrowserModel } from '../runs/model';
 import { IMaskSummary } from './api';
+import { ProblemBox } from './fields';
 import { MaskLibraryModel } from './model';
 
 /** A saved mask's small picture (white = used), fetched with the API's credentials. */
@@ -196,14 +197,7 @@ export function MasksSection(props: {
             : 'Pick a run with detector images in Runs.'}
         </span>
       </div>
-      {library.problem && (
-        <div className="jp-raydata-Error" role="alert">
-          <p>
-            <strong>{library.problem.error}</strong>
-          </p>
-          <p>{library.problem.detail}</p>
-        </div>
-      )}
+      {library.problem && <ProblemBox problem={library.problem} />}
       {library.loaded && library.masks.length === 0 && !library.problem && (
         <p className="jp-raydata-muted">
           No saved masks in {library.folder} yet.

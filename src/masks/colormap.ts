@@ -59,7 +59,7 @@ export function lookupTable(name: ColormapName): Uint32Array {
     const r = Math.round(r0 + f * (r1 - r0));
     const g = Math.round(g0 + f * (g1 - g0));
     const b = Math.round(b0 + f * (b1 - b0));
-    table[i] = (255 << 24) | (b << 16) | (g << 8) | r;
+    table[i] = packColor([r, g, b, 255]);
   }
   return table;
 }
@@ -104,7 +104,7 @@ export function colorize(
   table: Uint32Array,
   out: Uint8ClampedArray
 ): void {
-  const words = new Uint32Array(out.buffer, out.byteOffset, data.length);
+  const words = pixelWords(out, data.length);
   const k = 255 / (hi - lo);
   const log = scale === 'log';
   for (let i = 0; i < data.length; i++) {
@@ -114,6 +114,18 @@ export function colorize(
     level = level < 0 ? 0 : level > 255 ? 255 : level;
     words[i] = table[level | 0];
   }
+}
+
+/** RGBA pixels as one 32-bit word each (0xAABBGGRR, see {@link lookupTable}). */
+function pixelWords(out: Uint8ClampedArray, count: number): Uint32Array {
+  return new Uint32Array(out.buffer, out.byteOffset, count);
+}
+
+/** `[r, g, b, alpha 0..255]` as a pixel word. */
+function packColor(color: [number, number, number, number]): number {
+  return (
+    ((color[3] << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0
+  );
 }
 
 /**
@@ -126,9 +138,8 @@ export function paintMask(
   color: [number, number, number, number],
   out: Uint8ClampedArray
 ): void {
-  const words = new Uint32Array(out.buffer, out.byteOffset, count);
-  const word =
-    ((color[3] << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
+  const words = pixelWords(out, count);
+  const word = packColor(color);
   for (let byte = 0; byte * 8 < count; byte++) {
     const bits = packed[byte];
     const base = byte * 8;
@@ -149,9 +160,8 @@ export function paintBits(
   color: [number, number, number, number],
   out: Uint8ClampedArray
 ): void {
-  const words = new Uint32Array(out.buffer, out.byteOffset, count);
-  const word =
-    ((color[3] << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
+  const words = pixelWords(out, count);
+  const word = packColor(color);
   words.fill(0);
   for (let i = 0; i < count; i++) {
     if (packed[i >> 3] !== 0 && bitAt(packed, i)) {

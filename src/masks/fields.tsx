@@ -1,5 +1,7 @@
 import React, { useEffect, useState } from 'react';
 
+import { IProblem } from './model';
+
 /**
  * A number input that commits on Enter or when it loses focus (so one edit is one undo step).
  * Blank means null where `optional`; text that is not a number is put back.
@@ -50,5 +52,27 @@ export function NumberField(props: {
         }}
       />
     </label>
+  );
+}
+
+/** A problem the server or the browser reported: its title, its detail, and a Dismiss button if
+ * `onDismiss` is given. */
+export function ProblemBox(props: {
+  problem: IProblem;
+  testId?: string;
+  onDismiss?: () => void;
+}): JSX.Element {
+  return (
+    <div className="jp-raydata-Error" role="alert" data-testid={props.testId}>
+      <p>
+        <strong>{props.problem.error}</strong>
+      </p>
+      <p>{props.problem.detail}</p>
+      {props.onDismiss && (
+        <button className="jp-mod-styled" onClick={props.onDismiss}>
+          Dismiss
+        </button>
+      )}
+    </div>
   );
 }
