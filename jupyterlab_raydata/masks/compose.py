@@ -30,6 +30,18 @@ from .recipe import GEOMETRY_LAYERS, IMAGE_LAYERS, GeometrySpec, Layer, Recipe
 CACHE_BYTES = 512 * 2**20
 
 
+def _around(shape: tuple[int, int], layer, radius: float, draw) -> np.ndarray:
+    """A round shape centred on ``(layer.row, layer.col)``, drawn only in its ``radius`` box:
+    ``draw(window_shape, center)`` with the centre in the window's coordinates."""
+    row, col = layer.row, layer.col
+    return shapes.within_box(
+        shape,
+        (row - radius, row + radius),
+        (col - radius, col + radius),
+        lambda s, dr, dc: draw(s, (row - dr, col - dc)),
+    )
+
+
 @dataclass(frozen=True)
 class ResolvedGeometry:
     """The geometry a recipe uses, where it came from, and a key naming it for caches."""
@@ -234,22 +246,15 @@ class Composer:
         shape = tuple(inputs.shape)
         kind = layer.kind
         if kind == "circle":
-            r = layer.radius
-            return shapes.within_box(
-                shape,
-                (layer.row - r, layer.row + r),
-                (layer.col - r, layer.col + r),
-                lambda s, dr, dc: shapes_basic.circle(s, (layer.row - dr, layer.col - dc), r),
+            return _around(
+                shape, layer, layer.radius, lambda s, center: shapes_basic.circle(s, center, layer.radius)
             )
         if kind == "annulus":
-            r = layer.r_outer
-            return shapes.within_box(
+            return _around(
                 shape,
-                (layer.row - r, layer.row + r),
-                (layer.col - r, layer.col + r),
-                lambda s, dr, dc: shapes_basic.annulus(
-                    s, (layer.row - dr, layer.col - dc), layer.r_inner, layer.r_outer
-                ),
+                layer,
+                layer.r_outer,
+                lambda s, center: shapes_basic.annulus(s, center, layer.r_inner, layer.r_outer),
             )
         if kind == "rectangle":
             # Pixel centres r with lo <= r < hi are exactly the integers ceil(lo) .. ceil(hi) - 1.

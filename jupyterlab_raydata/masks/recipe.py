@@ -44,6 +44,14 @@ Number = Annotated[float, Strict()]
 Whole = Annotated[int, BeforeValidator(_json_number)]
 Flag = Annotated[bool, Strict()]
 Coordinate = Annotated[Number, Field(ge=-1e6, le=1e6)]
+Sigma = Annotated[Number, Field(gt=0, le=1e6)]
+Window = Annotated[int, Field(ge=3, le=15), BeforeValidator(_json_number)]
+
+
+def _check_exceeds(names: tuple[str, str], high: float, low: float) -> None:
+    """Refuse a range whose upper end ``high`` does not exceed its lower end ``low``."""
+    if high <= low:
+        raise ValueError(f"{names[0]} ({high}) must exceed {names[1]} ({low})")
 
 
 class _Model(BaseModel):
@@ -64,35 +72,44 @@ class _Layer(_Model):
     note: str = Field("", max_length=200, description="A free label shown in the layer list.")
 
 
-class Circle(_Layer):
-    kind: Literal["circle"] = "circle"
+class _Centred(_Layer):
+    """A shape around ``(row, col)``; a subclass's ``kind`` keeps its place before them."""
+
+    kind: str
     row: Coordinate
     col: Coordinate
+
+
+class _TwoPoints(_Layer):
+    """A shape between ``(row0, col0)`` and ``(row1, col1)``."""
+
+    kind: str
+    row0: Coordinate
+    col0: Coordinate
+    row1: Coordinate
+    col1: Coordinate
+
+
+class Circle(_Centred):
+    kind: Literal["circle"] = "circle"
     radius: Number = Field(gt=0, le=1e6)
 
 
-class Annulus(_Layer):
+class Annulus(_Centred):
     kind: Literal["annulus"] = "annulus"
-    row: Coordinate
-    col: Coordinate
     r_inner: Number = Field(ge=0, le=1e6)
     r_outer: Number = Field(gt=0, le=1e6)
 
     @model_validator(mode="after")
     def _radii(self):
-        if self.r_outer <= self.r_inner:
-            raise ValueError(f"r_outer ({self.r_outer}) must exceed r_inner ({self.r_inner})")
+        _check_exceeds(("r_outer", "r_inner"), self.r_outer, self.r_inner)
         return self
 
 
-class Rectangle(_Layer):
+class Rectangle(_TwoPoints):
     """Pixel centres with ``min(row0, row1) <= row < max(row0, row1)`` (and the same for columns)."""
 
     kind: Literal["rectangle"] = "rectangle"
-    row0: Coordinate
-    col0: Coordinate
-    row1: Coordinate
-    col1: Coordinate
 
 
 class Polygon(_Layer):
@@ -100,12 +117,8 @@ class Polygon(_Layer):
     vertices: list[tuple[Coordinate, Coordinate]] = Field(min_length=3, max_length=MAX_VERTICES)
 
 
-class Line(_Layer):
+class Line(_TwoPoints):
     kind: Literal["line"] = "line"
-    row0: Coordinate
-    col0: Coordinate
-    row1: Coordinate
-    col1: Coordinate
     width: Number = Field(gt=0, le=1e5)
 
 
@@ -138,8 +151,8 @@ class HotPixels(_Layer):
     """Pixels far above the median of their neighbourhood (Poisson z-score, robust spread)."""
 
     kind: Literal["hot_pixels"] = "hot_pixels"
-    sigma: Number = Field(8.0, gt=0, le=1e6)
-    window: Whole = Field(3, ge=3, le=15)
+    sigma: Sigma = 8.0
+    window: Window = 3
 
 
 class DeadPixels(_Layer):
@@ -147,7 +160,7 @@ class DeadPixels(_Layer):
 
     kind: Literal["dead_pixels"] = "dead_pixels"
     fraction: Number = Field(0.0, ge=0, le=1)
-    window: Whole = Field(3, ge=3, le=15)
+    window: Window = 3
 
 
 class NeverCounted(_Layer):
@@ -169,7 +182,7 @@ class RingOutliers(_Layer):
 
     kind: Literal["ring_outliers"] = "ring_outliers"
     n_rings: Whole = Field(100, ge=1, le=5000)
-    sigma: Number = Field(5.0, gt=0, le=1e6)
+    sigma: Sigma = 5.0
 
 
 class LibraryMask(_Layer):
@@ -265,10 +278,9 @@ class RoiSpec(_Model):
                 f"static bins ({self.static.q}, {self.static.phi}) must be multiples of the dynamic "
                 f"bins ({self.dynamic.q}, {self.dynamic.phi})"
             )
-        if self.q_min is not None and self.q_max is not None and self.q_max <= self.q_min:
-            raise ValueError(f"q_max ({self.q_max}) must exceed q_min ({self.q_min})")
-        if self.phi_max <= self.phi_min:
-            raise ValueError(f"phi_max ({self.phi_max}) must exceed phi_min ({self.phi_min})")
+        if self.q_min is not None and self.q_max is not None:
+            _check_exceeds(("q_max", "q_min"), self.q_max, self.q_min)
+        _check_exceeds(("phi_max", "phi_min"), self.phi_max, self.phi_min)
         return self
 
 

@@ -1,6 +1,8 @@
 """Composing recipes on a demo run: layers pixel by pixel against numpy, thresholds and ROIs against
 the analysis functions, the saved files (the APS /qmap read back with h5py), exact reproduction."""
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from jupyterlab_raydata.analysis.partitions import axis_edges
 from jupyterlab_raydata.catalog.preview import AVERAGE_FRAMES
 from jupyterlab_raydata.errors import BadRequest
 from jupyterlab_raydata.masks.library import MaskLibrary
-from jupyterlab_raydata.masks.recipe import Recipe
+from jupyterlab_raydata.masks.recipe import Annulus, Recipe, RoiSpec
 from jupyterlab_raydata.masks.service import MaskService
 from jupyterlab_raydata.masks.uploads import ParsedMask
 
@@ -204,3 +206,20 @@ def test_missing_run_or_geometry_is_a_clear_400(service):
     q = geometry.q_map(SHAPE, geometry.Geometry((64, 64), 5, geometry.energy_to_wavelength(9.65), 75e-6))
     mask = service.compose(recipe(layers=[{"kind": "q_range", "q_max": 0.002}], geometry=manual)).mask
     np.testing.assert_array_equal(mask, q >= 0.002)
+
+
+@pytest.mark.parametrize(
+    "model,fields,message",
+    [
+        (
+            Annulus,
+            {"row": 0, "col": 0, "r_inner": 5.0, "r_outer": 5.0},
+            "r_outer (5.0) must exceed r_inner (5.0)",
+        ),
+        (RoiSpec, {"q_min": 0.02, "q_max": 0.01}, "q_max (0.01) must exceed q_min (0.02)"),
+        (RoiSpec, {"phi_min": 10.0, "phi_max": -10.0}, "phi_max (-10.0) must exceed phi_min (10.0)"),
+    ],
+)
+def test_a_range_needs_its_upper_end_above_its_lower(model, fields, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model(**fields)
