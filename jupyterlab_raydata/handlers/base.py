@@ -1,6 +1,9 @@
 """The base every Raydata handler uses: authentication, input validation, JSON answers and errors."""
 
+import asyncio
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
@@ -73,6 +76,23 @@ class RaydataHandler(APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(model.model_dump_json())
+
+    async def reply_with(
+        self, call: Callable[..., BaseModel], *args: Any, status: int = 200, **kwargs: Any
+    ) -> None:
+        """Answer with the model ``call(*args, **kwargs)`` returns, called in a worker thread (it may
+        block on the catalogs, the job store or detector-sized arrays)."""
+        self.reply(await asyncio.to_thread(call, *args, **kwargs), status)
+
+    def reply_bytes(self, data: bytes, media_type: str, headers: dict[str, str] | None = None) -> None:
+        """Answer with raw bytes (a file, an image) of ``media_type``, with extra ``headers``."""
+        for name, value in (headers or {}).items():
+            self.set_header(name, value)
+        self.finish(data, set_content_type=media_type)
+
+    async def reply_file(self, path: Path, media_type: str, headers: dict[str, str] | None = None) -> None:
+        """Answer with a file's bytes, read in a worker thread."""
+        self.reply_bytes(await asyncio.to_thread(path.read_bytes), media_type, headers)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -73,7 +73,7 @@ class ColumnsHandler(RaydataHandler):
     @authorized
     async def get(self, name):
         catalog = self.raydata.registry.get(name)
-        self.reply(await asyncio.to_thread(catalog.columns))
+        await self.reply_with(catalog.columns)
 
 
 class QueryHelpHandler(RaydataHandler):
@@ -101,7 +101,7 @@ class RunHandler(RaydataHandler):
     @authorized
     async def get(self, name, uid):
         catalog = self.raydata.registry.get(name)
-        self.reply(await asyncio.to_thread(catalog.run, uid))
+        await self.reply_with(catalog.run, uid)
 
 
 class RunImageHandler(RaydataHandler):
@@ -128,9 +128,8 @@ class RunImageHandler(RaydataHandler):
             scale=args.scale,
             max_size=args.max_size,
         )
-        self.set_header("Cache-Control", "private, max-age=3600")
-        self.set_header("X-Raydata-Cache", "hit" if cached else "miss")
-        self.finish(png, set_content_type="image/png")
+        headers = {"Cache-Control": "private, max-age=3600", "X-Raydata-Cache": "hit" if cached else "miss"}
+        self.reply_bytes(png, "image/png", headers)
 
 
 _NAME = "catalogs/(?P<name>[^/]+)"

@@ -111,7 +111,7 @@ class JobsHandler(JobHandler):
     @authorized
     async def get(self):
         query = self.query_model(JobsQuery).to_query()
-        self.reply(await asyncio.to_thread(self.queue.list, query))
+        await self.reply_with(self.queue.list, query)
 
     @web.authenticated
     @authorized
@@ -127,7 +127,7 @@ class JobDetailHandler(JobHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id):
-        self.reply(await asyncio.to_thread(self.queue.get, int(job_id)))
+        await self.reply_with(self.queue.get, int(job_id))
 
 
 class CancelHandler(JobHandler):
@@ -142,7 +142,7 @@ class CancelHandler(JobHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id):
-        self.reply(await asyncio.to_thread(self.queue.cancel, self.requester, int(job_id)))
+        await self.reply_with(self.queue.cancel, self.requester, int(job_id))
 
 
 class MoveHandler(JobHandler):
@@ -159,7 +159,7 @@ class MoveHandler(JobHandler):
     @authorized
     async def post(self, job_id):
         request = self.body_model(MoveRequest)
-        self.reply(await asyncio.to_thread(self.queue.move, self.requester, int(job_id), request.to))
+        await self.reply_with(self.queue.move, self.requester, int(job_id), request.to)
 
 
 class RerunHandler(JobHandler):
@@ -175,8 +175,7 @@ class RerunHandler(JobHandler):
     @web.authenticated
     @authorized
     async def post(self, job_id):
-        record = await asyncio.to_thread(self.queue.rerun, self.requester, int(job_id))
-        self.reply(record, status=201)
+        await self.reply_with(self.queue.rerun, self.requester, int(job_id), status=201)
 
 
 class FilesHandler(JobHandler):
@@ -185,7 +184,7 @@ class FilesHandler(JobHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id):
-        self.reply(await asyncio.to_thread(self.queue.files, self.requester, int(job_id)))
+        await self.reply_with(self.queue.files, self.requester, int(job_id))
 
 
 class FileHandler(JobHandler):
@@ -201,11 +200,12 @@ class FileHandler(JobHandler):
     @authorized
     async def get(self, job_id, path):
         found, media = await asyncio.to_thread(self.queue.file, self.requester, int(job_id), path)
-        data = await asyncio.to_thread(found.read_bytes)
-        self.set_header("X-Content-Type-Options", "nosniff")
         # A job's files are the notebook's output: never let an SVG or HTML file run script here.
-        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src 'self' data:")
-        self.finish(data, set_content_type=media)
+        headers = {
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self' data:",
+        }
+        await self.reply_file(found, media, headers)
 
 
 class AutoAnalysisHandler(JobHandler):
@@ -222,15 +222,13 @@ class AutoAnalysisHandler(JobHandler):
     @web.authenticated
     @authorized
     async def get(self, name):
-        self.reply(await asyncio.to_thread(self.queue.auto_analysis, name))
+        await self.reply_with(self.queue.auto_analysis, name)
 
     @web.authenticated
     @authorized
     async def put(self, name):
         update = self.body_model(AutoAnalysisUpdate)
-        self.reply(
-            await asyncio.to_thread(self.queue.set_auto_analysis, self.requester, name, update.enabled)
-        )
+        await self.reply_with(self.queue.set_auto_analysis, self.requester, name, update.enabled)
 
 
 routes = [

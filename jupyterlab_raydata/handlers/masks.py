@@ -67,6 +67,12 @@ class _MaskHandler(RaydataHandler):
     def service(self) -> MaskService:
         return mask_service(self)
 
+    async def _to_new_name(self, name: str, call) -> None:
+        """Rename or copy the mask ``name`` to the body's ``to``, both names checked."""
+        check_name(name)
+        to = check_name(self.body_model(NameRequest).to)
+        await self.reply_with(call, name, to)
+
 
 class MasksHandler(_MaskHandler):
     api = {"get": Endpoint("Saved masks in the library", response=MaskList)}
@@ -74,7 +80,7 @@ class MasksHandler(_MaskHandler):
     @web.authenticated
     @authorized
     async def get(self):
-        self.reply(await asyncio.to_thread(self.service.list))
+        await self.reply_with(self.service.list)
 
 
 class MaskHandler(_MaskHandler):
@@ -95,14 +101,14 @@ class MaskHandler(_MaskHandler):
     @authorized
     async def get(self, name):
         check_name(name)
-        self.reply(await asyncio.to_thread(self.service.detail, name))
+        await self.reply_with(self.service.detail, name)
 
     @web.authenticated
     @authorized
     async def put(self, name):
         check_name(name)
         body = self.body_model(SaveRequest)
-        self.reply(await asyncio.to_thread(self.service.save, name, body.recipe, body.overwrite))
+        await self.reply_with(self.service.save, name, body.recipe, body.overwrite)
 
     @web.authenticated
     @authorized
@@ -123,9 +129,7 @@ class RenameHandler(_MaskHandler):
     @web.authenticated
     @authorized
     async def post(self, name):
-        check_name(name)
-        to = check_name(self.body_model(NameRequest).to)
-        self.reply(await asyncio.to_thread(self.service.rename, name, to))
+        await self._to_new_name(name, self.service.rename)
 
 
 class DuplicateHandler(_MaskHandler):
@@ -141,9 +145,7 @@ class DuplicateHandler(_MaskHandler):
     @web.authenticated
     @authorized
     async def post(self, name):
-        check_name(name)
-        to = check_name(self.body_model(NameRequest).to)
-        self.reply(await asyncio.to_thread(self.service.duplicate, name, to))
+        await self._to_new_name(name, self.service.duplicate)
 
 
 class ExportHandler(_MaskHandler):
@@ -162,8 +164,7 @@ class ExportHandler(_MaskHandler):
         check_name(name)
         args = self.query_model(ExportQuery)
         filename, data, media_type = await asyncio.to_thread(self.service.export, name, args.format)
-        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
-        self.finish(data, set_content_type=media_type)
+        self.reply_bytes(data, media_type, {"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 class ThumbnailHandler(_MaskHandler):
@@ -182,8 +183,7 @@ class ThumbnailHandler(_MaskHandler):
         check_name(name)
         args = self.query_model(ThumbnailQuery)
         png = await asyncio.to_thread(self.service.thumbnail, name, args.max_size)
-        self.set_header("Cache-Control", "no-cache")
-        self.finish(png, set_content_type="image/png")
+        self.reply_bytes(png, "image/png", {"Cache-Control": "no-cache"})
 
 
 class PreviewHandler(_MaskHandler):
@@ -200,7 +200,7 @@ class PreviewHandler(_MaskHandler):
     @authorized
     async def post(self):
         body = self.body_model(PreviewRequest)
-        self.reply(await asyncio.to_thread(self.service.preview, body.recipe, body.outline))
+        await self.reply_with(self.service.preview, body.recipe, body.outline)
 
 
 class BeamCenterHandler(_MaskHandler):
@@ -217,9 +217,7 @@ class BeamCenterHandler(_MaskHandler):
     @authorized
     async def post(self):
         body = self.body_model(BeamCenterRequest)
-        self.reply(
-            await asyncio.to_thread(self.service.beam_center, body.recipe, body.guess, body.max_radius)
-        )
+        await self.reply_with(self.service.beam_center, body.recipe, body.guess, body.max_radius)
 
 
 class PoniHandler(_MaskHandler):
@@ -236,7 +234,7 @@ class PoniHandler(_MaskHandler):
     @authorized
     async def post(self):
         body = self.body_model(PoniRequest)
-        self.reply(await asyncio.to_thread(self.service.poni, body.text, body.shape))
+        await self.reply_with(self.service.poni, body.text, body.shape)
 
 
 class RunImageInfoHandler(_MaskHandler):
@@ -253,7 +251,7 @@ class RunImageInfoHandler(_MaskHandler):
     @authorized
     async def get(self, catalog, uid):
         args = self.query_model(ImageQuery)
-        self.reply(await asyncio.to_thread(self.service.run_info, catalog, uid, args.key))
+        await self.reply_with(self.service.run_info, catalog, uid, args.key)
 
 
 class RunImageHandler(_MaskHandler):
@@ -271,9 +269,7 @@ class RunImageHandler(_MaskHandler):
     async def get(self, catalog, uid):
         args = self.query_model(ImageQuery)
         path = await asyncio.to_thread(self.service.run_image_path, catalog, uid, args.key)
-        data = await asyncio.to_thread(path.read_bytes)
-        self.set_header("Cache-Control", "private, max-age=3600")
-        self.finish(data, set_content_type="application/octet-stream")
+        await self.reply_file(path, "application/octet-stream", {"Cache-Control": "private, max-age=3600"})
 
 
 @web.stream_request_body
@@ -333,7 +329,7 @@ class UploadHandler(_MaskHandler):
         shape = None
         if args.catalog and args.uid:
             shape = await asyncio.to_thread(self.service.detector_shape, args.catalog, args.uid, args.key)
-        self.reply(await asyncio.to_thread(self.service.upload, uploaded, shape=shape, dataset=args.dataset))
+        await self.reply_with(self.service.upload, uploaded, shape=shape, dataset=args.dataset)
 
 
 _NAME = "masks/(?P<name>[^/]+)"
