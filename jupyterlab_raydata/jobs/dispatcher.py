@@ -1,13 +1,17 @@
 """The dispatcher: starts this server's owner's queued jobs, watches them run, records how they end.
 
-One dispatcher runs per server, in a thread of its own. Every tick it
+One dispatcher runs per server, in two threads of its own. The dispatching thread, every tick,
 
 1. says in the store that this server is alive (other servers' fairness and recovery rely on it);
 2. recovers jobs a previous run of this server left ``running`` (a restart, SIGTERM or kill -9): their
    runners are asked to stop and, once silent, the store re-queues them once, then fails them;
-3. follows its running jobs: progress and new figures from their folders into the store and out as
-   events, cancel requests from the store to the executor, finished futures into final states;
+3. passes cancel requests from the store to the executor and settles finished futures into final states;
 4. claims queued jobs of its owner while the store's limits allow, and submits them to the executor.
+
+The following thread reads the running jobs' folders and sends progress and new figures out as events,
+then into the store. It is a thread of its own because steps 2 and 4 can take seconds (waiting for an
+old runner to go silent, checking a run in a remote catalog, starting a cluster), and a browser should
+see a figure well within a second of the runner writing it.
 
 Only the store decides what may start (atomically, so several servers on one database never run a job
 twice); a server only ever runs its own user's jobs, with that user's files and credentials.
@@ -23,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import CancelledError
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import RaydataError
 from . import events
@@ -42,6 +46,10 @@ class _Running:
     status_mtime: int = 0
     figures: int = 0
     cancel_sent: bool = False
+    #: Set once its final state is being recorded: no progress is reported after that.
+    settled: bool = False
+    #: Held while the job's folder is read and reported, so the two threads never report it twice.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -57,6 +65,8 @@ class DispatcherTimes:
     """Seconds between the dispatcher's chores; tests shorten them."""
 
     tick: float = 0.25
+    #: How often the running jobs' folders are read for progress and figures.
+    follow: float = 0.1
     heartbeat: float = 2.0
     #: A server not seen for this long is gone: its user's queued jobs no longer hold others back, and
     #: its running jobs may be recovered by another server of the same user.
@@ -107,17 +117,23 @@ class Dispatcher:
         self.emit = emit
         self.limits = limits or Limits()
         self.times = times or DispatcherTimes()
+        # Replaced, never changed in place, and by the dispatching thread only: the following thread
+        # reads whichever whole dict it finds.
         self._running: dict[int, _Running] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._last_beat = self._last_recover = -1e9
 
     # -- life cycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="raydata-dispatcher", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._dispatch_loop, name="raydata-dispatcher", daemon=True),
+            threading.Thread(target=self._follow_loop, name="raydata-follower", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def wake(self) -> None:
         """Look at the queue now (after a submission, a cancel or a move) rather than at the next tick."""
@@ -127,16 +143,17 @@ class Dispatcher:
         """Stop dispatching; running jobs are asked to stop and will be recovered by the next start."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        for job in self._running.values():
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for job in list(self._running.values()):
             job.folder.request_cancel()
 
     @property
     def running_ids(self) -> list[int]:
         return sorted(self._running)
 
-    def _loop(self) -> None:
+    def _dispatch_loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.step()
@@ -145,8 +162,17 @@ class Dispatcher:
             self._wake.wait(self.times.tick)
             self._wake.clear()
 
+    def _follow_loop(self) -> None:
+        while not self._stop.is_set():
+            for job in list(self._running.values()):
+                try:
+                    self._report(job)
+                except Exception:
+                    log.exception("Could not report the progress of job %s; trying again", job.record.id)
+            self._stop.wait(self.times.follow)
+
     def step(self) -> None:
-        """One round of chores (see the module docstring)."""
+        """One round of the dispatching thread's chores (see the module docstring)."""
         now = time.monotonic()
         if now - self._last_beat >= self.times.heartbeat:
             self.store.heartbeat(self.server_id, self.owner, self.server_key)
@@ -217,7 +243,7 @@ class Dispatcher:
             self._finish(record.id, "failed", f"The job could not be started: {type(exc).__name__}: {exc}")
             return
         record = self.store.get(record.id)
-        self._running[record.id] = _Running(record, folder, future)
+        self._running = {**self._running, record.id: _Running(record, folder, future)}
         self.emit(events.JOB, events.job_event(record, "started"))
 
     # -- following running jobs ---------------------------------------------------------------------
@@ -233,12 +259,21 @@ class Dispatcher:
             if record is not None and record.cancel_requested and not job.cancel_sent:
                 self.executor.cancel(job.folder, job.future)
                 job.cancel_sent = True
-            self._report(job)
             if job.future.done():
                 self._settle(job)
 
-    def _report(self, job: _Running) -> None:
-        """Progress and new figures from the job's folder into the store and out as events."""
+    def _report(self, job: _Running, *, last: bool = False) -> None:
+        """Progress and new figures from the job's folder out as events, then into the store.
+
+        ``last`` marks the report made as the job settles; none follows it.
+        """
+        with job.lock:
+            if job.settled:
+                return
+            job.settled = last
+            self._report_locked(job)
+
+    def _report_locked(self, job: _Running) -> None:
         try:
             mtime = (job.folder.path / JobFolder.STATUS).stat().st_mtime_ns
         except FileNotFoundError:
@@ -249,14 +284,6 @@ class Dispatcher:
         status = job.folder.status()
         if status is None:
             return
-        worker = _where(status)
-        self.store.progress(
-            job.record.id,
-            cells_done=status.cells_done,
-            cells_total=status.cells_total,
-            heading=status.heading,
-            worker=worker,
-        )
         for figure in status.figures[job.figures :]:
             self.emit(
                 events.FIGURE,
@@ -277,9 +304,16 @@ class Dispatcher:
             }
         )
         self.emit(events.JOB, {**events.job_event(record, "progress"), "written": status.updated})
+        self.store.progress(
+            job.record.id,
+            cells_done=status.cells_done,
+            cells_total=status.cells_total,
+            heading=status.heading,
+            worker=_where(status),
+        )
 
     def _settle(self, job: _Running) -> None:
-        self._report(job)
+        self._report(job, last=True)
         try:
             result = JobStatus(**job.future.result(timeout=60))
             state, failure = result.state, result.failure
@@ -289,7 +323,7 @@ class Dispatcher:
             state, failure = "failed", _executor_failure(exc)
         if state not in ("completed", "failed", "cancelled"):
             state, failure = "failed", f"The runner ended the job in state {state!r}."
-        del self._running[job.record.id]
+        self._running = {k: v for k, v in self._running.items() if k != job.record.id}
         self._finish(job.record.id, state, failure)
 
     def _finish(self, job_id: int, state: str, failure: str | None) -> None:

@@ -1,8 +1,11 @@
-"""Two dispatchers (two servers of one user) on one job store: every job runs exactly once, within the
-global limit, on SQLite and on a real PostgreSQL."""
+"""Dispatchers on a job store: two (two servers of one user) on one store run every job exactly once,
+within the global limit, on SQLite and on a real PostgreSQL; a running job's progress keeps flowing
+while the dispatcher is busy starting another."""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 
 import pytest
@@ -99,3 +102,77 @@ def test_two_dispatchers_on_one_store_run_every_job_once(store_url, tmp_path):
     assert {j.server_id for j in jobs} <= {d.server_id for d in dispatchers}
     for store in stores:
         store.close()
+
+
+def test_progress_flows_while_another_job_is_slow_to_start(tmp_path):
+    # Starting a job can take long (a remote catalog checks its run); the running job's progress
+    # must still reach browsers meanwhile.
+    go_on = tmp_path / "go-on"
+    template = write_notebook(
+        tmp_path / "steps.ipynb",
+        [
+            "# First",
+            "x = 1",
+            "# Second",
+            "x = 2",
+            "# Wait",
+            f"import os, time\nwhile not os.path.exists({str(go_on)!r}):\n    time.sleep(0.05)",
+        ],
+    )
+    settings = KernelSettings(data_dir=str(tmp_path / "data"), masks_dir=str(tmp_path / "masks"))
+    catalog_answers = threading.Event()
+
+    def prepare(record) -> JobSpec:
+        if record.id == 2:
+            catalog_answers.wait(300)
+        return JobSpec(
+            job_id=str(record.id),
+            template="steps",
+            template_path=str(template),
+            catalog=record.catalog,
+            uid=record.uid,
+            settings=settings,
+            folder=str(tmp_path / "results" / f"job-{record.id}"),
+        )
+
+    emitted: queue.Queue = queue.Queue()
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    store.add(
+        [
+            NewJob(owner="alice", catalog="demo", uid=f"{i:032x}", scan_id=i, template="steps")
+            for i in (1, 2)
+        ]
+    )
+    executor = DaskExecutor({"kwargs": {"n_workers": 2, "threads_per_worker": 1, "processes": False}})
+    dispatcher = Dispatcher(
+        store,
+        executor,
+        owner="alice",
+        server_key="server",
+        prepare=prepare,
+        emit=lambda schema, data: emitted.put((schema, data)),
+        limits=Limits(total=2, per_user=2),
+        times=DispatcherTimes(tick=0.05),
+    )
+    headings = []
+    try:
+        dispatcher.start()
+        while "Wait" not in headings:
+            _schema, data = emitted.get(timeout=180)
+            if data["id"] == 1 and data["reason"] == "progress":
+                headings.append(data["heading"])
+        # Job 2 is still being prepared the whole time: the dispatching thread never got back.
+        assert not catalog_answers.is_set()
+        assert store.get(2).state == "running" and store.get(2).folder is None
+    finally:
+        go_on.touch()
+        catalog_answers.set()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and {store.get(i).state for i in (1, 2)} != {"completed"}:
+            time.sleep(0.2)
+        dispatcher.stop()
+        executor.close()
+    assert [store.get(i).state for i in (1, 2)] == ["completed", "completed"]
+    assert headings[-1] == "Wait"
+    assert (store.get(1).cells_done, store.get(1).cells_total) == (5, 5)
+    store.close()
