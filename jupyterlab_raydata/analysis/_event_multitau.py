@@ -310,8 +310,11 @@ def _normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsu
 
 
 @njit(nogil=True, cache=True)
-def block_occupancy(indptr, pixels, col_of, n_cols, max_level):
-    """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``."""
+def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop=np.inf):
+    """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``.
+
+    Levels after the first whose occupancy passes ``stop`` are left NaN.
+    """
     n_frames = indptr.size - 1
     occupancy = np.full(max_level + 1, np.nan)
     stamp = np.empty(n_cols, np.int64)
@@ -329,6 +332,8 @@ def block_occupancy(indptr, pixels, col_of, n_cols, max_level):
                     stamp[c] = blk
                     seen += 1
         occupancy[k] = seen / (n_blocks * n_cols)
+        if occupancy[k] > stop:
+            break
     return occupancy
 
 
@@ -350,8 +355,11 @@ def plan_event_levels(occupancy: np.ndarray, limit: float) -> int:
         level += 1
 
 
-class EventShare:
-    """One thread's share of the pixels (a contiguous range of them) for event multi-tau.
+class UnionShare:
+    """Event levels from re-binned rows: one thread's share of the pixels (a contiguous range).
+
+    :class:`EventShare` uses it for event levels above its pair levels, fed with
+    the rows of the first of them as events.
 
     Parameters
     ----------
@@ -466,3 +474,124 @@ class EventShare:
             # needs lag 0); only lags of half a buffer and more belong to level `base`.
             keep = slice(None) if (j or base == 0) else slice(half, None)
             yield lags[keep] * 2**base, g[keep], p[keep], f[keep], c[keep]
+
+
+class EventShare:
+    """One thread's share of the pixels (a contiguous range of them) for event multi-tau.
+
+    Levels ``0 .. pair_levels-1`` come from photon pairs (:mod:`._event_pairs`);
+    rows of the next level go to the engine above: :class:`UnionShare` for further
+    event levels, else the dense engine.
+
+    Parameters
+    ----------
+    pixels : ndarray of int
+        The share's pixel indices, ascending (its columns, in this order).
+    col0 : int
+        Column of ``pixels[0]`` in the correlator's pixel-order columns.
+    label_index : ndarray of int
+        Result column (label index) of each of the share's pixels.
+    num_bufs, num_levels
+        As for the correlator.
+    event_levels : int or None
+        Levels done from events (then dense); ``None`` = every level.
+    pair_levels : int
+        Levels (``>= 1``) done from photon pairs, at most ``event_levels``.
+    """
+
+    def __init__(self, pixels, col0, label_index, num_bufs, num_levels, event_levels, pair_levels):
+        from ._event_pairs import TILE as PAIR_TILE
+
+        self.col0 = col0
+        self.n_cols = pixels.size
+        tile_cols = np.append(np.arange(0, self.n_cols, PAIR_TILE), self.n_cols)
+        self.tile_cols = tile_cols.astype(np.int64)
+        self.tile_pixels = np.append(pixels[tile_cols[:-1]], pixels[-1] + 1).astype(np.int64)
+        self.labels, self.lab = np.unique(label_index, return_inverse=True)
+        self.lab = self.lab.astype(np.int64)
+        self.nb = num_bufs
+        n_pair = max(1, pair_levels)
+        for cap in (num_levels, event_levels):
+            if cap is not None:
+                n_pair = min(n_pair, cap)
+        self.n_pair = n_pair
+        n_lab, nb = self.labels.size, num_bufs
+        self.n_rows = np.zeros(n_pair, np.int64)
+        self.row_valid = np.zeros((n_pair, nb), np.bool_)
+        self.rowsum = np.zeros((n_pair, nb, n_lab))
+        self.G, self.past, self.future = (np.zeros((n_pair, n_lab, nb)) for _ in range(3))
+        self.count = np.zeros((n_pair, nb), np.int64)
+        self.upper = None
+        self.upper_events = False
+        if num_levels is None or num_levels > n_pair:
+            rest = None if num_levels is None else num_levels - n_pair
+            if event_levels is None or event_levels > n_pair:
+                up = None if event_levels is None else event_levels - n_pair
+                self.upper = UnionShare(np.arange(self.n_cols), 0, self.lab, nb, rest, up)
+                self.upper_events = True
+                self.upper_col_of = np.arange(self.n_cols, dtype=np.int32)
+            else:
+                self.upper = GroupCorrelator(np.bincount(self.lab, minlength=n_lab), nb, rest)
+                # Dense rows list label after label.
+                self.label_order = np.argsort(self.lab, kind="stable")
+
+    def feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, integer: bool) -> None:
+        """Correlate frames ``[cs, ce)``, given the events of frames ``[t_base, ce)`` (see ``pair_feed``)."""
+        from ._event_pairs import pair_feed
+
+        nb, n_pair = self.nb, self.n_pair
+        up_level = n_pair if self.upper is not None else -1
+        rows = (ce >> n_pair) - (cs >> n_pair) if self.upper is not None else 0
+        out = np.zeros((rows, self.n_cols))
+        sums0 = np.zeros((ce - cs, self.labels.size))
+        pair_feed(
+            indptr, pixels, values, t_base, cs, ce, bad_cum, bool(bad_cum[ce] > 0),
+            self.tile_pixels, self.tile_cols, col_of, self.col0, self.lab, nb, n_pair, up_level,
+            self.G, sums0, out,
+        )  # fmt: skip
+        frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
+        n_plan = n_pair + (1 if self.upper is not None else 0)
+        counts, plan_valid = _row_plan(ce - cs, frame_valid, nb, n_plan, self.n_rows, self.row_valid)
+        _normalise(
+            counts, plan_valid, sums0, nb, n_pair, self.n_rows, self.row_valid, self.rowsum,
+            self.past, self.future, self.count,
+        )  # fmt: skip
+        if not rows:
+            return
+        out_valid = plan_valid[n_pair, :rows].copy()
+        if self.upper_events:
+            r, c = np.nonzero(out)
+            indptr_up = np.zeros(rows + 1, np.int64)
+            np.cumsum(np.bincount(r, minlength=rows), out=indptr_up[1:])
+            self.upper.feed(indptr_up, c.astype(np.int32), out[r, c], out_valid, self.upper_col_of, integer)
+        else:
+            x = out[:, self.label_order]
+            if integer and x.max(initial=0) < 2**31:
+                x = x.astype(np.int32)
+            self.upper.update(x, out_valid)
+
+    def flush(self) -> None:
+        """Correlate the waiting rows of the engine above."""
+        if self.upper is not None:
+            self.upper.flush()
+
+    def accumulators(self):
+        """Yield ``(lags in frames, G, past, future, count)`` per level, arrays ``(lags, labels)``."""
+        half = self.nb // 2
+        for k in range(self.n_pair):
+            lo = 0 if k == 0 else half
+            lags = np.arange(lo, self.nb) * 2**k
+            yield (
+                lags,
+                self.G[k, :, lo:].T,
+                self.past[k, :, lo:].T,
+                self.future[k, :, lo:].T,
+                self.count[k, lo:],
+            )
+        if self.upper is None:
+            return
+        for j, (lags, g, p, f, c) in enumerate(self.upper.accumulators()):
+            # The engine above computes its first level's lags from 0; only lags of
+            # half a buffer and more belong to level `n_pair`.
+            keep = slice(half, None) if j == 0 else slice(None)
+            yield lags[keep] * 2**self.n_pair, g[keep], p[keep], f[keep], c[keep]

@@ -21,11 +21,14 @@ Photon events. XPCS frames are mostly empty, and a pixel without a photon adds
 nothing to any product. The event paths work on photons (per frame: pixel index
 and count, :mod:`.compress`), so their cost follows the photons, not the pixels:
 
-* **multi-tau** (:mod:`._event_multitau`): each photon reads its pixel's last
-  ``num_bufs`` rows from a ring buffer; pairs of rows become the next level's rows
-  as the union of their photons. Summing ``2^k`` frames fills rows up, so levels
-  go from events to the dense engine where their measured occupancy passes
-  :data:`EVENT_OCCUPANCY_LIMIT`; rows of that level are handed over densely.
+* **multi-tau** (:mod:`._event_pairs`, :mod:`._event_multitau`): a level's lag
+  products are sums over pairs of photons at the same pixel whose rows are the
+  lag apart, so the first levels are summed over photon pairs, all at once, from
+  the photons of each pixel within the reach of the coarsest of them
+  (:data:`PAIR_LIMIT`). Summing ``2^k`` frames fills rows up: further event
+  levels re-bin rows (each photon reads its pixel's last ``num_bufs`` rows from a
+  ring buffer), and levels go to the dense engine where their measured occupancy
+  passes :data:`EVENT_OCCUPANCY_LIMIT`; rows of that level are handed over densely.
 * **two-time** (:mod:`._event_twotime`): sums of products of photon pairs at the
   same pixel; the work grows with the square of the occupancy, so the dense
   product wins sooner (:data:`TWO_TIME_EVENT_LIMIT`).
@@ -120,6 +123,12 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: limits from 0.1 to 0.5, while at 10 % a limit of 0.3 runs two levels from events
 #: and is 3x slower than dense.
 EVENT_OCCUPANCY_LIMIT = 0.12
+
+#: Most photon partners (photons at the same pixel that a multi-tau level pairs it
+#: with, on average) for which a level's lag products are summed over photon
+#: pairs; the event levels above are correlated from re-binned rows. Measured
+#: with ``benchmarks/bench_sparse.py``.
+PAIR_LIMIT = 4.0
 
 
 def multi_tau_lags(num_bufs: int, num_levels: int) -> np.ndarray:
@@ -316,6 +325,11 @@ class MultiTauCorrelator:
         self._shares: list | None = None
         self.path: str | None = None
         self.event_levels: int | None = None
+        self.pair_levels: int | None = None
+        # Events of the last frames (the pair levels reach back to them) and the
+        # running count of bad frames.
+        self._tail = None
+        self._bad_cum = np.zeros(1, np.int64)
         self.occupancy: np.ndarray | None = None
         self.frames_seen = 0
         if method == "dense":
@@ -401,7 +415,7 @@ class MultiTauCorrelator:
         self.path = "dense"
         self._shares = _shares(self.selection, self.workers, self.num_bufs, self.num_levels, self._scale)
 
-    def _use_events(self, event_levels: int | None) -> None:
+    def _use_events(self, event_levels: int | None, pair_levels: int) -> None:
         from ._event_multitau import EventShare
 
         self.path, self.event_levels = "events", event_levels
@@ -416,9 +430,11 @@ class MultiTauCorrelator:
                 self.num_bufs,
                 self.num_levels,
                 event_levels,
+                pair_levels,
             )
             for a, b in itertools.pairwise(cuts)
         ]
+        self.pair_levels = self._shares[0].n_pair
 
     def _pixel_order(self) -> _PixelOrder:
         if self._order is None:
@@ -427,23 +443,26 @@ class MultiTauCorrelator:
 
     def _choose_path(self, events) -> None:
         """Pick the engine from the first events (``method="auto"``) or as asked."""
-        if self.method == "events":
-            self._use_events(None)
-            return
         from ._event_multitau import block_occupancy, plan_event_levels
+        from ._event_pairs import pair_levels
 
         order = self._pixel_order()
-        max_level = max(len(events), 1).bit_length() - 1
+        max_level = 0 if self.method == "events" else max(len(events), 1).bit_length() - 1
         self.occupancy = block_occupancy(
-            events.indptr, events.indices, order.col_of, order.pixels.size, max_level
+            events.indptr, events.indices, order.col_of, order.pixels.size, max_level, EVENT_OCCUPANCY_LIMIT
         )
+        occupancy0 = float(self.occupancy[0]) if np.isfinite(self.occupancy[0]) else 0.0
+        n_pair = pair_levels(occupancy0, self.num_bufs, PAIR_LIMIT)
+        if self.method == "events":
+            self._use_events(None, n_pair)
+            return
         first_dense = plan_event_levels(self.occupancy, EVENT_OCCUPANCY_LIMIT)
         if self.num_levels is not None and first_dense >= self.num_levels:
             first_dense = None  # every level the correlator has is sparse enough
         if first_dense == 0:
             self._use_dense()
         else:
-            self._use_events(first_dense)
+            self._use_events(first_dense, n_pair)
 
     def _chunks(self, frames, chunk_size):
         """``(dense, None)`` or ``(None, events)`` per chunk of frames, whichever the input holds."""
@@ -465,14 +484,35 @@ class MultiTauCorrelator:
         return CompressedFrames(indptr, pixels[order], x[rows, cols][order], self.selection.shape)
 
     def _feed_events(self, events, bad_frames, pool) -> None:
+        from ._event_pairs import check_ascending, window_frames
+
+        cs = self.frames_seen
         valid = self._next_valid(len(events), bad_frames)
+        ce = self.frames_seen
+        if not check_ascending(events.indptr, events.indices):
+            raise ValueError("photon events must have strictly ascending pixel indices within a frame")
         order = self._pixel_order()
         # Photons outside the ROIs, dropped once here rather than skipped by every thread.
         events = events.keep(order.col_of[events.indices] >= 0)
         values = order.float_values(events)
         integer = events.values.dtype.kind in "uib" and self._scale is None
+        self._bad_cum = np.concatenate([self._bad_cum, self._bad_cum[-1] + np.cumsum(~valid)])
         indptr, pixels = events.indptr, events.indices
-        self._run(lambda share: share.feed(indptr, pixels, values, valid, order.col_of, integer), pool)
+        t_base = cs
+        if self._tail is not None:  # the window: the last frames before the chunk, then the chunk
+            t_base, tail_indptr, tail_pixels, tail_values = self._tail
+            indptr = np.concatenate([tail_indptr, tail_indptr[-1] + indptr[1:]])
+            pixels = np.concatenate([tail_pixels, pixels])
+            values = np.concatenate([tail_values, values])
+        keep = min(window_frames(self.num_bufs, self.pair_levels), ce - t_base)
+        first = indptr.size - 1 - keep
+        a = indptr[first]
+        self._tail = (ce - keep, indptr[first:] - a, pixels[a:], values[a:])
+        bad_cum = self._bad_cum
+        self._run(
+            lambda share: share.feed(indptr, pixels, values, t_base, cs, ce, bad_cum, order.col_of, integer),
+            pool,
+        )
 
     def _feed_pixels(self, x: np.ndarray, bad_frames, pool) -> None:
         if self.path == "events":

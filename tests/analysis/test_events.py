@@ -31,10 +31,13 @@ def _same(a, b):
     np.testing.assert_allclose(a.g2, b.g2, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("pair_limit", [0.0, 0.5, 100.0])
 @pytest.mark.parametrize(
     ("num_bufs", "num_levels", "workers"), [(8, None, 1), (4, 3, 2), (6, 7, 3), (2, None, 2)]
 )
-def test_multi_tau_events_equal_dense(data, num_bufs, num_levels, workers):
+def test_multi_tau_events_equal_dense(data, monkeypatch, num_bufs, num_levels, workers, pair_limit):
+    """Pair levels (one, some, all), then event levels from re-binned rows, then dense ones."""
+    monkeypatch.setattr(correlation, "PAIR_LIMIT", pair_limit)
     frames, labels = data
     bad = [0, 3, 4, 99]
     dense = correlation.multi_tau(frames, labels, num_bufs, num_levels, bad_frames=bad, method="dense")
@@ -44,11 +47,13 @@ def test_multi_tau_events_equal_dense(data, num_bufs, num_levels, workers):
         _same(correlation.multi_tau(source, labels, num_bufs, num_levels, method="auto", **kw), dense)
 
 
+@pytest.mark.parametrize("pair_limit", [0.3, 4.0])
 @pytest.mark.parametrize("limit", [0.01, 0.08, 0.2, 0.6])
-def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit):
-    """The occupancy limit moves the level where the dense engine takes over; the result stays."""
+def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit, pair_limit):
+    """The limits move the levels where re-binned rows and the dense engine take over; the result stays."""
     frames, labels = data
     monkeypatch.setattr(correlation, "EVENT_OCCUPANCY_LIMIT", limit)
+    monkeypatch.setattr(correlation, "PAIR_LIMIT", pair_limit)
     dense = correlation.multi_tau(frames, labels, 4, bad_frames=[5, 60], method="dense")
     corr = correlation.MultiTauCorrelator(labels, 4, workers=2)
     for start in range(0, len(frames), 23):  # fed in pieces, with results read in between
@@ -61,6 +66,7 @@ def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit):
         assert corr.path == "dense"
     else:
         assert (corr.path, corr.event_levels) == ("events", first_dense)
+        assert 1 <= corr.pair_levels <= first_dense
 
 
 def test_auto_picks_events_for_sparse_and_dense_for_full_frames(data, rng):
