@@ -25,8 +25,7 @@ import argparse
 import io
 import json
 import os
-import secrets
-import socket
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _servers import BenchServer  # noqa: E402
 
 SHAPE = (2167, 2070)
 KEY = "eiger4m_single_image"
@@ -132,56 +133,12 @@ def build(directory: Path, n_frames: int) -> str:
     return uid
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(cache: Path, token: str, port: int, fresh_state: bool) -> subprocess.Popen:
+def start_server(cache: Path) -> BenchServer:
+    """The server over the bench catalog, with JupyterLab for ``--browser``, on a fresh state."""
     state = cache / "state"
-    if fresh_state and state.exists():
-        import shutil
-
-        shutil.rmtree(state)
-    config = {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyterlab_raydata": True},
-            "token": token,
-            "port": port,
-            "ip": "127.0.0.1",
-            "open_browser": False,
-            "allow_root": True,
-            "root_dir": str(cache),
-        },
-        "IdentityProvider": {"token": token},
-        "LabApp": {"expose_app_in_browser": True},
-        "Raydata": {
-            "data_dir": str(state),
-            "catalogs": {"eiger": {"kind": "sqlite", "path": str(cache / "catalog" / "catalog.db")}},
-        },
-    }
-    config_file = cache / "jupyter_server_config.json"
-    config_file.write_text(json.dumps(config))
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    log = open(cache / "server.log", "w")  # closed when the server process ends
-    return subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", f"--config={config_file}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_until_up(http: httpx.Client) -> None:
-    for _ in range(240):
-        try:
-            if http.get("health").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("the server did not start; see server.log")
+    shutil.rmtree(state, ignore_errors=True)
+    catalogs = {"eiger": {"kind": "sqlite", "path": str(cache / "catalog" / "catalog.db")}}
+    return BenchServer(cache, {"data_dir": str(state), "catalogs": catalogs}, lab=True, timeout=600)
 
 
 def open_run(http: httpx.Client, uid: str) -> float:
@@ -333,15 +290,8 @@ def main(argv: list[str] | None = None) -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     uid = build(args.cache / "catalog", args.frames)
 
-    token, port = secrets.token_hex(16), free_port()
-    server = start_server(args.cache, token, port, fresh_state=True)
-    try:
-        http = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/raydata/api/",
-            headers={"Authorization": f"token {token}"},
-            timeout=600,
-        )
-        wait_until_up(http)
+    with start_server(args.cache) as server:
+        http = server.http
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         print(
             f"\n{SHAPE[0]}x{SHAPE[1]} detector, {args.frames} frames, {os.cpu_count()} cores, load {load}\n"
@@ -373,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nfirst preview of the recipe (cold caches: maps, median filter, every layer): {cold:.2f} s")
 
         if args.browser:
-            times = browser_times(port, token, uid, min(args.repeats, 5))
+            times = browser_times(server.port, server.token, uid, min(args.repeats, 5))
             print("\nIn Chromium (the real front end):\n")
             print("| step | p50 ms | p95 ms | target ms | |")
             print("| --- | --- | --- | --- | --- |")
@@ -387,9 +337,6 @@ def main(argv: list[str] | None = None) -> None:
             )
         load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
         print(f"\nload average at the end: {load}")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import statistics
 import sys
 import tempfile
@@ -31,9 +30,10 @@ from tornado.websocket import websocket_connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "jobs")]
 
-# The job tests' harness: a template writer and a server in a child process.
+from _servers import BenchServer  # noqa: E402
+
+# The job tests' template writer.
 from notebooks import write_template  # noqa: E402
-from servers import TOKEN, Server  # noqa: E402
 
 from jupyterlab_raydata.catalog.demo import ensure_demo_catalog  # noqa: E402
 
@@ -45,9 +45,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def listen(port: int, received: list[tuple[float, dict]], stop: asyncio.Event) -> None:
+async def listen(server: BenchServer, received: list[tuple[float, dict]], stop: asyncio.Event) -> None:
     request = HTTPRequest(
-        f"ws://127.0.0.1:{port}/api/events/subscribe", headers={"Authorization": f"token {TOKEN}"}
+        f"ws://127.0.0.1:{server.port}/api/events/subscribe",
+        headers={"Authorization": f"token {server.token}"},
     )
     ws = await websocket_connect(request)
     while not stop.is_set():
@@ -61,21 +62,22 @@ async def listen(port: int, received: list[tuple[float, dict]], stop: asyncio.Ev
     ws.close()
 
 
-async def run(args, server: Server, uids: list[str], ran: Path) -> None:
+async def run(args, server: BenchServer, uids: list[str], ran: Path) -> None:
     received: list[tuple[float, dict]] = []
     stop = asyncio.Event()
-    listener = asyncio.create_task(listen(server.port, received, stop))
+    listener = asyncio.create_task(listen(server, received, stop))
     await asyncio.sleep(0.5)
     began = time.time()
     ids = []
     for i in range(args.jobs):
         body = {"template": "record", "catalog": "demo", "uids": [uids[i % len(uids)]]}
-        response = await asyncio.to_thread(server.client.post, "jobs", json=body)
+        response = await asyncio.to_thread(server.http.post, "jobs", json=body)
         ids.append(response.json()["jobs"][0]["id"])
     submitted = time.time() - began
     deadline = time.monotonic() + 60 * args.jobs
     while time.monotonic() < deadline:
-        jobs = await asyncio.to_thread(server.jobs, limit=1000, sort="id")
+        page = await asyncio.to_thread(server.http.get, "jobs", params={"limit": 1000, "sort": "id"})
+        jobs = page.json()["jobs"]
         if all(j["state"] in ("completed", "failed", "cancelled") for j in jobs):
             break
         await asyncio.sleep(0.25)
@@ -137,20 +139,19 @@ def main() -> None:
     ran = work / "ran.txt"
     ran.touch()
     write_template(templates, "record", ["# Record", RECORD.format(path=str(ran))])
-    server = Server(
-        work,
-        {"demo": {"kind": "sqlite", "path": str(catalog)}},
-        templates,
-        max_running_jobs=args.concurrency,
-        max_running_jobs_per_user=args.concurrency,
-        cluster={"kwargs": {"n_workers": args.concurrency, "threads_per_worker": 1}},
-    )
-    server.start()
-    try:
-        runs = server.client.get("catalogs/demo/runs", params={"q": "plan_name=count"}).json()["runs"]
+    raydata = {
+        "data_dir": str(work / "data"),
+        "catalogs": {"demo": {"kind": "sqlite", "path": str(catalog)}},
+        "template_paths": [str(templates)],
+        "max_running_jobs": args.concurrency,
+        "max_running_jobs_per_user": args.concurrency,
+        "cluster": {"kwargs": {"n_workers": args.concurrency, "threads_per_worker": 1}},
+    }
+    root = work / "root"
+    root.mkdir()
+    with BenchServer(work, raydata, root=root, timeout=30) as server:
+        runs = server.http.get("catalogs/demo/runs", params={"q": "plan_name=count"}).json()["runs"]
         asyncio.run(run(args, server, [r["uid"] for r in runs], ran))
-    finally:
-        server.stop(signal.SIGTERM)
 
 
 if __name__ == "__main__":

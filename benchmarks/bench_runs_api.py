@@ -26,7 +26,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -41,6 +40,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _servers import BenchServer, free_port, stop_process  # noqa: E402
 
 from jupyterlab_raydata.catalog.demo import build_catalog, plan_runs  # noqa: E402
 
@@ -96,12 +97,6 @@ def check(directory: Path, runs: int, row: tuple) -> None:
     assert docs.start == md["start"] and docs.stop == md["stop"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_tiled(cache: Path, api_key: str, port: int) -> subprocess.Popen:
     """``tiled serve catalog`` over the bench catalog, on a loopback port."""
     catalog = cache / "catalog"
@@ -125,56 +120,16 @@ def start_tiled(cache: Path, api_key: str, port: int) -> subprocess.Popen:
     raise SystemExit("tiled did not start; see tiled.log")
 
 
-def start_server(
-    cache: Path, token: str, port: int, tiled_port: int, api_key: str, refresh_s: float
-) -> subprocess.Popen:
-    config = {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyterlab_raydata": True},
-            "token": token,
-            "port": port,
-            "ip": "127.0.0.1",
-            "open_browser": False,
-            "allow_root": True,
-            "root_dir": str(cache),
-        },
-        "IdentityProvider": {"token": token},
-        "Raydata": {
-            "data_dir": str(cache / "state"),
-            "catalogs": {
-                "bench": {
-                    "kind": "tiled",
-                    "uri": f"http://127.0.0.1:{tiled_port}",
-                    "path": "raw",
-                    "api_key": api_key,
-                    "timeout": 60,
-                    "refresh_seconds": refresh_s,
-                }
-            },
-        },
+def start_server(cache: Path, tiled_port: int, api_key: str, refresh_s: float) -> BenchServer:
+    catalog = {
+        "kind": "tiled",
+        "uri": f"http://127.0.0.1:{tiled_port}",
+        "path": "raw",
+        "api_key": api_key,
+        "timeout": 60,
+        "refresh_seconds": refresh_s,
     }
-    config_file = cache / "jupyter_server_config.json"
-    config_file.write_text(json.dumps(config))
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    log = open(cache / "server.log", "w")  # closed when the server process ends
-    return subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", f"--config={config_file}"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-
-def wait_for_server(http: httpx.Client) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            http.get("health", timeout=5).raise_for_status()
-            return
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    return BenchServer(cache, {"data_dir": str(cache / "state"), "catalogs": {"bench": catalog}})
 
 
 def first_index(http: httpx.Client, runs: int) -> float:
@@ -262,14 +217,6 @@ def report(http: httpx.Client, requests_each: int, runs: int) -> None:
         print(f"{name:<26} {statistics.median(ms):8.1f} {p95:8.1f} {max(ms):8.1f}{flag}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # a catalog sync thread can hold up a clean shutdown
-        process.kill()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
@@ -286,15 +233,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(f"\n{args.runs} runs, served by tiled over HTTP; {os.cpu_count()} cores\n")
         for refresh_s, label in ((10.0, "refresh every 10 s"), (0.0, "a refresh before every request")):
-            token, port = secrets.token_hex(16), free_port()
-            server = start_server(args.cache, token, port, tiled_port, api_key, refresh_s)
-            try:
-                http = httpx.Client(
-                    base_url=f"http://127.0.0.1:{port}/raydata/api/",
-                    headers={"Authorization": f"token {token}"},
-                    timeout=60,
-                )
-                wait_for_server(http)  # the server starting is not part of the index's time
+            # The server starting is not part of the index's time.
+            with start_server(args.cache, tiled_port, api_key, refresh_s) as server:
+                http = server.http
                 if refresh_s:
                     first_index(http, args.runs)
                     ms = idle_refresh_ms(args.cache, tiled_port, api_key)
@@ -306,10 +247,8 @@ def main(argv: list[str] | None = None) -> None:
                     http.get("catalogs/bench/runs", params={"limit": 1}, timeout=600).raise_for_status()
                 print(f"\n{label}, {args.requests} requests each:")
                 report(http, args.requests, args.runs)
-            finally:
-                stop(server)
     finally:
-        stop(tiled)
+        stop_process(tiled)
 
 
 if __name__ == "__main__":
