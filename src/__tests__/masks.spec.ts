@@ -147,32 +147,24 @@ describe('History', () => {
 });
 
 describe('shapes', () => {
-  it('makes shapes from a drag and refuses a click', () => {
-    const circle = shapeFromDrag(
-      'circle',
-      { row: 10, col: 20 },
-      { row: 13, col: 24 },
-      'c'
-    ) as ICircle;
-    expect(circle).toMatchObject({
-      kind: 'circle',
-      row: 10,
-      col: 20,
-      radius: 5
-    });
-    expect(circle.mode).toBe('exclude');
-    const rectangle = shapeFromDrag(
-      'rectangle',
-      { row: 1.234, col: 2 },
-      { row: 5, col: 9.876 },
-      'r'
-    ) as IRectangle;
-    expect(rectangle).toMatchObject({
-      row0: 1.23,
-      col0: 2,
-      row1: 5,
-      col1: 9.88
-    });
+  it.each([
+    {
+      tool: 'circle' as const,
+      start: { row: 10, col: 20 },
+      end: { row: 13, col: 24 },
+      made: { kind: 'circle', mode: 'exclude', row: 10, col: 20, radius: 5 }
+    },
+    {
+      tool: 'rectangle' as const,
+      start: { row: 1.234, col: 2 },
+      end: { row: 5, col: 9.876 },
+      made: { kind: 'rectangle', row0: 1.23, col0: 2, row1: 5, col1: 9.88 }
+    }
+  ])('makes a $tool from a drag', ({ tool, start, end, made }) => {
+    expect(shapeFromDrag(tool, start, end, 'id')).toMatchObject(made);
+  });
+
+  it('refuses a click', () => {
     expect(
       shapeFromDrag('line', { row: 1, col: 1 }, { row: 1.2, col: 1.1 }, 'x')
     ).toBeNull();

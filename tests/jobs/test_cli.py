@@ -40,6 +40,11 @@ def raydata(env, *args, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
+def run(env, template: str, uid: str, out: Path, *options: str) -> subprocess.CompletedProcess:
+    """``raydata run`` of ``template`` on a run of the demo catalog, writing under ``out``."""
+    return raydata(env, "run", template, "--catalog", "demo", "--uid", uid, *options, "--out", str(out))
+
+
 def xpcs_uid(catalog_path, tmp_path) -> str:
     registry = CatalogRegistry({"demo": {"kind": "sqlite", "path": str(catalog_path)}}, tmp_path / "state")
     return registry.get("demo").search(RunSearch(q="plan_name=count", sort="scan_id", limit=1)).runs[0].uid
@@ -66,19 +71,7 @@ def test_templates_lists_broken_ones_with_their_error(configured):
 def test_run_executes_a_template_with_a_progress_bar(configured, jobs_demo_catalog, tmp_path):
     uid = xpcs_uid(jobs_demo_catalog, tmp_path)
     out = tmp_path / "results"
-    done = raydata(
-        configured,
-        "run",
-        "quick_look",
-        "--catalog",
-        "demo",
-        "--uid",
-        uid[:8],  # a prefix names the run
-        "--param",
-        "iq_bins=50",
-        "--out",
-        str(out),
-    )
+    done = run(configured, "quick_look", uid[:8], out, "--param", "iq_bins=50")  # a prefix names the run
     assert done.returncode == 0, done.stderr
     notebook = done.stdout.strip().removeprefix("Completed: ")
     assert notebook.startswith(str(out / "demo")) and notebook.endswith("/notebook.ipynb")
@@ -93,19 +86,7 @@ def test_run_executes_a_template_with_a_progress_bar(configured, jobs_demo_catal
 
 def test_run_refuses_bad_parameters_before_running(configured, jobs_demo_catalog, tmp_path):
     uid = xpcs_uid(jobs_demo_catalog, tmp_path)
-    refused = raydata(
-        configured,
-        "run",
-        "quick_look",
-        "--catalog",
-        "demo",
-        "--uid",
-        uid,
-        "--param",
-        "iq_bins=-5",
-        "--out",
-        str(tmp_path / "r"),
-    )
+    refused = run(configured, "quick_look", uid, tmp_path / "r", "--param", "iq_bins=-5")
     assert refused.returncode == 2
     assert refused.stderr.startswith("Invalid parameter: iq_bins: -5 is less than the minimum of ")
     assert not (tmp_path / "r").exists()
@@ -113,9 +94,7 @@ def test_run_refuses_bad_parameters_before_running(configured, jobs_demo_catalog
 
 def test_a_failing_template_exits_non_zero_with_the_summary(configured, jobs_demo_catalog, tmp_path):
     uid = xpcs_uid(jobs_demo_catalog, tmp_path)
-    failed = raydata(
-        configured, "run", "fails", "--catalog", "demo", "--uid", uid, "--quiet", "--out", str(tmp_path / "r")
-    )
+    failed = run(configured, "fails", uid, tmp_path / "r", "--quiet")
     assert failed.returncode == 1
     assert "Failed: Cell [4] (Fit): RuntimeError: no rings left" in failed.stderr
     assert "Partial notebook: " in failed.stderr

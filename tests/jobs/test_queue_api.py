@@ -110,6 +110,14 @@ async def until(api, job_id, predicate, timeout=90.0, user="alice"):
     raise AssertionError(f"job {job_id} never reached the expected state; last: {job}")
 
 
+async def submit(api, template, uids, user="alice", **parameters) -> list[dict]:
+    """Submit ``template`` on the demo catalog's runs ``uids`` (with ``parameters``, if any); the jobs."""
+    body = {"template": template, "catalog": "demo", "uids": uids}
+    if parameters:
+        body["parameters"] = parameters
+    return (await api("POST", "jobs", user=user, body=body))["jobs"]
+
+
 def final(job):
     return job["state"] in ("completed", "failed", "cancelled")
 
@@ -120,12 +128,7 @@ def final(job):
 async def test_submitted_runs_become_jobs_whose_events_reach_a_subscriber(api, jp_ws_fetch, jp_root_dir):
     xpcs_uids = await xpcs_runs(api)
     ws = await jp_ws_fetch("api", "events", "subscribe", headers={"Authorization": "token alice-token"})
-    created = await api(
-        "POST",
-        "jobs",
-        body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:2], "parameters": {"points": 5}},
-    )
-    jobs = created["jobs"]
+    jobs = await submit(api, "plot", xpcs_uids[:2], points=5)
     assert [(j["uid"], j["state"], j["template"], j["owner"], j["parameters"]) for j in jobs] == [
         (uid, "queued", "plot", "alice", {"points": 5}) for uid in xpcs_uids[:2]
     ]
@@ -255,21 +258,8 @@ async def test_bad_queries_and_bodies_are_400(api):
 async def test_one_at_a_time_in_queue_order_with_moves_and_a_queued_cancel(api, tmp_path):
     xpcs_uids = await xpcs_runs(api)
     gate = tmp_path / "open"
-    first = (
-        await api(
-            "POST",
-            "jobs",
-            body={
-                "template": "gate",
-                "catalog": "demo",
-                "uids": xpcs_uids[:1],
-                "parameters": {"gate": str(gate)},
-            },
-        )
-    )["jobs"][0]
-    rest = (await api("POST", "jobs", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:3]}))[
-        "jobs"
-    ]
+    [first] = await submit(api, "gate", xpcs_uids[:1], gate=str(gate))
+    rest = await submit(api, "plot", xpcs_uids[:3])
     b, c, d = (j["id"] for j in rest)
     await until(api, first["id"], lambda j: j["state"] == "running")
 
@@ -309,13 +299,7 @@ class TestTwoAtOnce:
     async def test_two_jobs_run_at_once_and_a_third_waits(self, api, tmp_path):
         xpcs_uids = await xpcs_runs(api)
         gate = tmp_path / "open"
-        body = {
-            "template": "gate",
-            "catalog": "demo",
-            "uids": xpcs_uids[:3],
-            "parameters": {"gate": str(gate)},
-        }
-        a, b, c = (await api("POST", "jobs", body=body))["jobs"]
+        a, b, c = await submit(api, "gate", xpcs_uids[:3], gate=str(gate))
         await until(api, a["id"], lambda j: j["state"] == "running")
         await until(api, b["id"], lambda j: j["state"] == "running")
         await asyncio.sleep(1.0)
@@ -326,13 +310,7 @@ class TestTwoAtOnce:
 
 async def test_cancel_stops_a_running_job_and_a_finished_one_cannot_be_cancelled(api, tmp_path):
     xpcs_uids = await xpcs_runs(api)
-    body = {
-        "template": "gate",
-        "catalog": "demo",
-        "uids": xpcs_uids[:1],
-        "parameters": {"gate": str(tmp_path / "never")},
-    }
-    job = (await api("POST", "jobs", body=body))["jobs"][0]
+    [job] = await submit(api, "gate", xpcs_uids[:1], gate=str(tmp_path / "never"))
     await until(api, job["id"], lambda j: j["state"] == "running" and j["heading"] == "Wait")
     answer = await api("POST", "jobs", str(job["id"]), "cancel")
     assert (answer["state"], answer["cancel_requested"]) == ("running", True)
@@ -344,9 +322,7 @@ async def test_cancel_stops_a_running_job_and_a_finished_one_cannot_be_cancelled
 
 async def test_rerun_makes_a_new_job_and_keeps_the_old_folder(api):
     xpcs_uids = await xpcs_runs(api)
-    old = (await api("POST", "jobs", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:1]}))[
-        "jobs"
-    ][0]
+    [old] = await submit(api, "plot", xpcs_uids[:1])
     code, _ = await failure(api("POST", "jobs", str(old["id"]), "rerun"))
     assert code == 409  # still queued or running
     old = await until(api, old["id"], final)
@@ -367,13 +343,7 @@ async def test_rerun_makes_a_new_job_and_keeps_the_old_folder(api):
 
 async def test_only_the_owner_or_an_admin_may_act_on_a_job(api, tmp_path):
     xpcs_uids = await xpcs_runs(api)
-    body = {
-        "template": "gate",
-        "catalog": "demo",
-        "uids": xpcs_uids[:2],
-        "parameters": {"gate": str(tmp_path / "never")},
-    }
-    running, queued = (await api("POST", "jobs", body=body))["jobs"]
+    running, queued = await submit(api, "gate", xpcs_uids[:2], gate=str(tmp_path / "never"))
     await until(api, running["id"], lambda j: j["state"] == "running")
     for parts, payload in [
         ((str(queued["id"]), "cancel"), None),
@@ -398,14 +368,8 @@ async def test_only_the_owner_or_an_admin_may_act_on_a_job(api, tmp_path):
 
 async def test_a_server_never_starts_another_users_job(api):
     xpcs_uids = await xpcs_runs(api)
-    theirs = (
-        await api(
-            "POST", "jobs", user="bob", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:1]}
-        )
-    )["jobs"][0]
-    mine = (await api("POST", "jobs", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:1]}))[
-        "jobs"
-    ][0]
+    [theirs] = await submit(api, "plot", xpcs_uids[:1], user="bob")
+    [mine] = await submit(api, "plot", xpcs_uids[:1])
     assert theirs["owner"] == "bob"
     assert (await until(api, mine["id"], final))["state"] == "completed"
     await asyncio.sleep(1.0)  # several dispatcher ticks with a free slot
@@ -415,9 +379,7 @@ async def test_a_server_never_starts_another_users_job(api):
 
 async def test_job_files_stay_inside_the_job_folder(api, tmp_path, http_server_client, jp_base_url):
     xpcs_uids = await xpcs_runs(api)
-    job = (await api("POST", "jobs", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:1]}))[
-        "jobs"
-    ][0]
+    [job] = await submit(api, "plot", xpcs_uids[:1])
     job = await until(api, job["id"], final)
     secret = tmp_path / "secret.txt"
     secret.write_text("not yours")
@@ -461,16 +423,8 @@ class TestWorkerProcesses:
         self, api, jp_serverapp, tmp_path
     ):
         xpcs_uids = await xpcs_runs(api)
-        body = {
-            "template": "gate",
-            "catalog": "demo",
-            "uids": xpcs_uids[:1],
-            "parameters": {"gate": str(tmp_path / "never")},
-        }
-        doomed = (await api("POST", "jobs", body=body))["jobs"][0]
-        after = (
-            await api("POST", "jobs", body={"template": "plot", "catalog": "demo", "uids": xpcs_uids[:1]})
-        )["jobs"][0]
+        [doomed] = await submit(api, "gate", xpcs_uids[:1], gate=str(tmp_path / "never"))
+        [after] = await submit(api, "plot", xpcs_uids[:1])
         await until(api, doomed["id"], lambda j: j["state"] == "running" and j["heading"] == "Wait")
         client = jp_serverapp.web_app.settings["raydata"].services.executor.client()
         (pid,) = (await asyncio.to_thread(client.run, os.getpid)).values()

@@ -140,15 +140,19 @@ def waiting(pids: Path) -> list[str]:
     return ["# Start", STARTS_A_DAEMON.format(path=str(pids)), "# Wait", SLEEP]
 
 
-def test_cancel_stops_the_job_its_kernel_and_what_the_kernel_started(tmp_path):
+def start_waiting(tmp_path: Path):
+    """Start a job of :func:`waiting` cells and wait for its last cell: the job's folder, thread and
+    result, and the pids of its kernel and of the daemon the kernel started."""
     pids = tmp_path / "pids"
-    folder = prepare(
-        tmp_path,
-        ["# Start", STARTS_A_DAEMON.format(path=str(pids)), "# Wait", "import time\ntime.sleep(1000)"],
-    )
+    folder = prepare(tmp_path, waiting(pids))
     thread, result = start(folder, threads=1)
     wait_for(lambda: (s := folder.status()) and s.heading == "Wait", what="the waiting cell")
     kernel, daemon = map(int, pids.read_text().split())
+    return folder, thread, result, kernel, daemon
+
+
+def test_cancel_stops_the_job_its_kernel_and_what_the_kernel_started(tmp_path):
+    folder, thread, result, kernel, daemon = start_waiting(tmp_path)
     child = folder.status().pid
     # Three sessions: the job's process, the kernel (jupyter_client starts it in its own) and the daemon.
     groups = {os.getpgid(pid) for pid in (child, kernel, daemon)}
@@ -186,14 +190,7 @@ def test_a_job_cancelled_before_it_starts_never_runs(tmp_path):
 
 
 def test_a_killed_job_process_fails_the_job_and_takes_its_kernel_along(tmp_path):
-    pids = tmp_path / "pids"
-    folder = prepare(
-        tmp_path,
-        ["# Start", STARTS_A_DAEMON.format(path=str(pids)), "# Wait", "import time\ntime.sleep(1000)"],
-    )
-    thread, result = start(folder, threads=1)
-    wait_for(lambda: (s := folder.status()) and s.heading == "Wait", what="the waiting cell")
-    kernel, _ = map(int, pids.read_text().split())
+    folder, thread, result, kernel, _ = start_waiting(tmp_path)
     os.kill(folder.status().pid, signal.SIGKILL)
     thread.join(30)
 
