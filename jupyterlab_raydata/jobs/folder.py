@@ -172,6 +172,19 @@ class JobFolder:
     def cancel_requested(self) -> bool:
         return (self.path / self.CANCEL).exists()
 
+    def claim_runner(self) -> bool:
+        """Make the calling runner this job's only one: False if a runner has started here before.
+
+        A scheduler may start a task again when its worker dies (dask does, by default, unless the
+        scheduler's ``allowed-failures`` is 0, which a scheduler we do not start may not set); a job
+        must never run a second time by itself, over its own partial results.
+        """
+        try:
+            with open(self.path / self.HEARTBEAT, "x"):
+                return True
+        except FileExistsError:
+            return False
+
     def beat(self) -> None:
         """The runner says it is alive (several times a second while the job runs)."""
         (self.path / self.HEARTBEAT).touch()

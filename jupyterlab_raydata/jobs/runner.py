@@ -21,6 +21,12 @@ from .processes import kill_tree
 #: How often the runner looks for a cancel request.
 POLL_S = 0.2
 
+#: The failure of a job whose first runner was lost and that the scheduler started again.
+RESTARTED = (
+    "The job's first runner was lost (its dask worker died, say) and the cluster started it again; "
+    "it is not run a second time. The partial notebook is kept."
+)
+
 _THREAD_VARIABLES = ("RAYDATA_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -95,6 +101,8 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
     folder = JobFolder(folder_path)
     if folder.cancel_requested:
         return _settle(folder, "cancelled").model_dump()
+    if not folder.claim_runner():
+        return _settle(folder, "failed", RESTARTED).model_dump()
     threads = threads or worker_threads() or default_threads()
     env = job_environment(folder, threads)
     with open(folder.log, "a", encoding="utf-8") as log:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import dask
 import dask.array
+import psutil
 import pytest
 import yaml
 from distributed import KilledWorker
@@ -20,6 +23,7 @@ from jupyterlab_raydata.context import KernelSettings
 from jupyterlab_raydata.errors import Unavailable
 from jupyterlab_raydata.jobs.executors import ClusterConfig, DaskExecutor
 from jupyterlab_raydata.jobs.folder import JobFolder
+from jupyterlab_raydata.jobs.runner import RESTARTED, run_job
 from jupyterlab_raydata.jobs.submission import check_submission, job_spec
 from jupyterlab_raydata.jobs.templates import TemplateRegistry
 
@@ -108,6 +112,82 @@ def test_a_killed_worker_fails_the_task_once_and_leaves_no_kernel(tmp_path):
         wait_for(
             lambda: all(gone(p) for p in (child, kernel, daemon)), timeout=30, what="the job's processes"
         )
+    finally:
+        executor.close()
+
+
+def test_a_job_started_again_after_its_runner_was_lost_fails_without_running(tmp_path):
+    folder = prepare(tmp_path, ["print('ran')"], job_id="10")
+    assert run_job(folder.path, threads=1)["state"] == "completed"
+    notebook = folder.notebook.read_bytes()
+
+    again = run_job(folder.path, threads=1)
+
+    assert (again["state"], again["failure"]) == ("failed", RESTARTED)
+    assert folder.notebook.read_bytes() == notebook
+
+
+# -- a running scheduler, given by its address -----------------------------------------------------
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    """A dask scheduler and two one-thread workers, each a process of its own, as a facility runs them
+    (with dask's default ``allowed-failures``: a task whose worker dies is started again)."""
+    info = tmp_path / "scheduler.json"
+    dask_cli = [str(Path(sys.executable).with_name("dask"))]
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3"}
+    processes = [
+        subprocess.Popen(
+            [*dask_cli, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)], env=env
+        )
+    ]
+    wait_for(info.exists, what="the scheduler file")
+    for _ in range(2):
+        processes.append(
+            subprocess.Popen(
+                [
+                    *dask_cli,
+                    "worker",
+                    "--scheduler-file",
+                    str(info),
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                ],
+                env=env,
+            )
+        )
+    address = json.loads(info.read_text())["address"]
+    yield address, processes
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def test_jobs_run_on_a_running_scheduler_and_a_lost_worker_is_not_retried(scheduler, tmp_path):
+    address, _processes = scheduler
+    executor = DaskExecutor({"address": address})
+    try:
+        wait_for(lambda: len(executor.client().scheduler_info()["workers"]) == 2, what="two workers")
+        (tmp_path / "a").mkdir()
+        folder = prepare(tmp_path / "a", ["import os\nprint(os.environ['RAYDATA_THREADS'])"], job_id="11")
+        status = executor.submit(folder).result(timeout=120)
+        assert (status["state"], status["threads"]) == ("completed", 1)
+
+        pids = tmp_path / "pids"
+        (tmp_path / "b").mkdir()
+        folder = prepare(tmp_path / "b", waiting(pids), job_id="12")
+        future = executor.submit(folder)
+        wait_for(lambda: (s := folder.status()) and s.heading == "Wait", what="the waiting cell")
+        kernel, daemon = map(int, pids.read_text().split())
+        os.kill(psutil.Process(folder.status().pid).ppid(), 9)  # the worker running the job
+
+        # The scheduler starts the task on the other worker; the runner there refuses it.
+        status = future.result(timeout=120)
+        assert (status["state"], status["failure"]) == ("failed", RESTARTED)
+        wait_for(lambda: gone(kernel) and gone(daemon), timeout=30, what="the lost job's processes")
     finally:
         executor.close()
 
