@@ -310,17 +310,21 @@ def _normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsu
 
 
 @njit(nogil=True, cache=True)
-def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop=np.inf):
+def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop=np.inf, max_blocks=16):
     """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``.
 
-    Levels after the first whose occupancy passes ``stop`` are left NaN.
+    Level 0 is measured on every frame, coarser levels on their first
+    ``max_blocks`` sums (a coarse level's sum covers many frames already). Levels
+    after the first whose occupancy passes ``stop`` are left NaN.
     """
     n_frames = indptr.size - 1
     occupancy = np.full(max_level + 1, np.nan)
-    stamp = np.empty(n_cols, np.int64)
+    stamp = np.empty(n_cols, np.int32)
     for k in range(max_level + 1):
         size = 1 << k
         n_blocks = n_frames // size
+        if k > 0:
+            n_blocks = min(n_blocks, max_blocks)
         if n_blocks == 0:
             break
         stamp[:] = -1
@@ -476,6 +480,11 @@ class UnionShare:
             yield lags[keep] * 2**base, g[keep], p[keep], f[keep], c[keep]
 
 
+#: Most rows of the level above the pair levels completed per call of the pair
+#: kernel (a chunk of frames is cut to fit): they are dense rows of all the pixels.
+UP_ROWS = 16
+
+
 class EventShare:
     """One thread's share of the pixels (a contiguous range of them) for event multi-tau.
 
@@ -523,6 +532,8 @@ class EventShare:
         self.count = np.zeros((n_pair, nb), np.int64)
         self.upper = None
         self.upper_events = False
+        self.out_col = np.zeros(0, np.int64)
+        self._out = self._out_int = None  # rows for the engine above, reused
         if num_levels is None or num_levels > n_pair:
             rest = None if num_levels is None else num_levels - n_pair
             if event_levels is None or event_levels > n_pair:
@@ -530,24 +541,47 @@ class EventShare:
                 self.upper = UnionShare(np.arange(self.n_cols), 0, self.lab, nb, rest, up)
                 self.upper_events = True
                 self.upper_col_of = np.arange(self.n_cols, dtype=np.int32)
+                self.out_col = np.arange(self.n_cols)
             else:
                 self.upper = GroupCorrelator(np.bincount(self.lab, minlength=n_lab), nb, rest)
-                # Dense rows list label after label.
-                self.label_order = np.argsort(self.lab, kind="stable")
+                # Dense rows list label after label: a column's place there.
+                self.out_col = np.empty(self.n_cols, np.int64)
+                self.out_col[np.argsort(self.lab, kind="stable")] = np.arange(self.n_cols)
 
-    def feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, integer: bool) -> None:
-        """Correlate frames ``[cs, ce)``, given the events of frames ``[t_base, ce)`` (see ``pair_feed``)."""
+    def feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer: bool) -> None:
+        """Correlate frames ``[cs, ce)``, given the events of frames ``[t_base, ce)`` (see ``pair_feed``).
+
+        Frames go in pieces that complete at most :data:`UP_ROWS` rows for the
+        engine above, so its rows take little memory.
+        """
+        from ._event_pairs import window_frames
+
+        if self.upper is None:
+            self._feed(indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer)
+            return
+        reach = window_frames(self.nb, self.n_pair)
+        step = UP_ROWS << self.n_pair
+        for s0 in range(cs, ce, step):
+            s1 = min(s0 + step, ce)
+            f0 = max(t_base, s0 - reach) - t_base
+            part = indptr[f0 : s1 - t_base + 1]
+            self._feed(part, pixels, values, t_base + f0, s0, s1, bad_cum, col_of, scale_of, integer)
+
+    def _feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer) -> None:
         from ._event_pairs import pair_feed
 
         nb, n_pair = self.nb, self.n_pair
         up_level = n_pair if self.upper is not None else -1
         rows = (ce >> n_pair) - (cs >> n_pair) if self.upper is not None else 0
-        out = np.zeros((rows, self.n_cols))
+        if self._out is None or self._out.shape[0] < rows:
+            self._out = np.empty((rows, self.n_cols))
+        out = self._out[:rows]
+        out.fill(0)
         sums0 = np.zeros((ce - cs, self.labels.size))
         pair_feed(
             indptr, pixels, values, t_base, cs, ce, bad_cum, bool(bad_cum[ce] > 0),
-            self.tile_pixels, self.tile_cols, col_of, self.col0, self.lab, nb, n_pair, up_level,
-            self.G, sums0, out,
+            self.tile_pixels, self.tile_cols, col_of, scale_of, self.col0, self.lab, nb, n_pair,
+            up_level, self.G, sums0, out, self.out_col,
         )  # fmt: skip
         frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
         n_plan = n_pair + (1 if self.upper is not None else 0)
@@ -565,9 +599,12 @@ class EventShare:
             np.cumsum(np.bincount(r, minlength=rows), out=indptr_up[1:])
             self.upper.feed(indptr_up, c.astype(np.int32), out[r, c], out_valid, self.upper_col_of, integer)
         else:
-            x = out[:, self.label_order]
+            x = out
             if integer and x.max(initial=0) < 2**31:
-                x = x.astype(np.int32)
+                if self._out_int is None or self._out_int.shape[0] < rows:
+                    self._out_int = np.empty((rows, self.n_cols), np.int32)
+                x = self._out_int[:rows]
+                np.copyto(x, out, casting="unsafe")
             self.upper.update(x, out_valid)
 
     def flush(self) -> None:

@@ -64,6 +64,7 @@ def pair_feed(
     tile_pixels,
     tile_cols,
     col_of,
+    scale_of,
     col0,
     lab,
     nb,
@@ -72,16 +73,17 @@ def pair_feed(
     G,
     sums0,
     out,
+    out_col,
 ):
     """Lag products of pair levels ``0 .. n_pair-1`` for the rows completed by frames ``[cs, ce)``.
 
     Parameters
     ----------
     indptr, pixels, values
-        Events of the window of frames ``t_base .. ce - 1`` (CSR; pixel indices
-        strictly ascending within a frame; values float64, divided by ``norm``
-        if any). The window must reach ``(nb + 1) << (n_pair - 1)`` frames
-        before ``cs`` (or frame 0).
+        Events of the window of frames ``t_base .. ce - 1`` (CSR, ``indptr``
+        indexing ``pixels`` and ``values`` directly; pixel indices strictly
+        ascending within a frame; values as recorded, any dtype). The window
+        must reach ``(nb + 1) << (n_pair - 1)`` frames before ``cs`` (or frame 0).
     cs, ce : int
         The chunk's frames (absolute indices): the rows completed by them are done.
     bad_cum : int64 array
@@ -92,6 +94,8 @@ def pair_feed(
         First pixel and first column of each tile of this share (then the ends).
     col_of, col0
         ``col_of[p] - col0`` is pixel ``p``'s column here (``col_of[p] < 0``: in no ROI).
+    scale_of : float64 array
+        ``1/norm`` of every pixel, multiplied into its values; empty: no ``norm``.
     lab : int array
         Label (index into this share's labels) of each column.
     nb : int
@@ -106,12 +110,13 @@ def pair_feed(
         Per label, the counts of each new frame (bad frames: zero).
     out : float64 array ``((ce >> up) - (cs >> up), columns)``
         Level ``up_level``'s rows completed in this chunk (zeroed by the caller;
-        bad rows stay zero).
+        bad rows stay zero), column ``c`` at ``out_col[c]``.
     """
     n_frames = indptr.size - 1
     n_tiles = tile_pixels.size - 1
     half = nb // 2
     top = n_pair - 1
+    scaled = scale_of.size > 0
     up_first = cs >> up_level if up_level >= 0 else 0
     # Per frame of the window: where the share's pixels start, whether the frame
     # is good, the levels whose row of it this chunk completes, and whether its
@@ -169,10 +174,12 @@ def pair_feed(
                 if p >= end_pixel:
                     break
                 c = col_of[p]
-                x1 = values[e]
+                x1 = np.float64(values[e])
                 e += 1
                 if c < 0 or x1 == 0.0:
                     continue
+                if scaled:
+                    x1 *= scale_of[p]
                 if n == cap:
                     cap *= 2
                     p_t = _grown(p_t, n, cap)
@@ -191,7 +198,7 @@ def pair_feed(
                     sums0[t1 - cs, lb] += x1
                     G[0, lb, 0] += x1 * x1
                 if row >= 0:
-                    out[row, col] += x1
+                    out[row, out_col[col]] += x1
                 # Pairs with the pixel's earlier photons, at the levels due.
                 while j >= 0:
                     t2 = p_t[j]

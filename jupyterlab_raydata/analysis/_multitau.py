@@ -27,6 +27,9 @@ import numpy as np
 BLOCK_ROWS = 64
 # Fewest rows a coarse level correlates at once (fewer, longer calls).
 MIN_ROWS = 16
+# Bytes of float64 rows a level waits for at most: wide groups of pixels correlate
+# fewer rows per call (their calls are long anyway), so a level's buffer stays small.
+LEVEL_BYTES = 16 * 2**20
 # Rows per small matrix product in the lag sums (see _lag_products).
 SUB_ROWS = 4
 # Largest sum of squares of a row for which float32 products of integers are exact.
@@ -101,6 +104,7 @@ class GroupCorrelator:
         self.scale = scale
         self.levels: list[_Level] = []
         self._ones_cache: dict = {}
+        self.block = int(np.clip(LEVEL_BYTES // (8 * max(self.n_pixels, 1)), SUB_ROWS, BLOCK_ROWS))
 
     def update(self, x: np.ndarray, valid: np.ndarray) -> None:
         """Add frames: ``x`` is ``(c, sum(widths))``, ``valid`` flags the good ones."""
@@ -146,7 +150,7 @@ class GroupCorrelator:
     def _new_level(self, k: int, dtype, below: _Level | None) -> _Level:
         half = self.num_bufs // 2
         lags = np.arange(self.num_bufs) if k == 0 else np.arange(half, self.num_bufs)
-        threshold = max(BLOCK_ROWS >> k, MIN_ROWS)
+        threshold = max(self.block >> k, min(MIN_ROWS, self.block))
         if below is None:
             capacity = threshold  # level 0 is filled exactly to its threshold
         else:

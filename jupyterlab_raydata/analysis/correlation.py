@@ -492,10 +492,17 @@ class MultiTauCorrelator:
         if not check_ascending(events.indptr, events.indices):
             raise ValueError("photon events must have strictly ascending pixel indices within a frame")
         order = self._pixel_order()
-        # Photons outside the ROIs, dropped once here rather than skipped by every thread.
-        events = events.keep(order.col_of[events.indices] >= 0)
-        values = order.float_values(events)
+        # Values as recorded (the kernel multiplies 1/norm in); photons outside the
+        # ROIs are skipped by the one thread whose pixel range they fall in.
+        values = events.values
+        if (
+            values.dtype.kind not in "uif"
+            or values.dtype.itemsize not in (1, 2, 4, 8)
+            or values.dtype == np.float16
+        ):
+            values = values.astype(np.float64)
         integer = events.values.dtype.kind in "uib" and self._scale is None
+        scale_of = order.scale_of if order.scale_of is not None else np.zeros(0)
         self._bad_cum = np.concatenate([self._bad_cum, self._bad_cum[-1] + np.cumsum(~valid)])
         indptr, pixels = events.indptr, events.indices
         t_base = cs
@@ -510,7 +517,9 @@ class MultiTauCorrelator:
         self._tail = (ce - keep, indptr[first:] - a, pixels[a:], values[a:])
         bad_cum = self._bad_cum
         self._run(
-            lambda share: share.feed(indptr, pixels, values, t_base, cs, ce, bad_cum, order.col_of, integer),
+            lambda share: share.feed(
+                indptr, pixels, values, t_base, cs, ce, bad_cum, order.col_of, scale_of, integer
+            ),
             pool,
         )
 

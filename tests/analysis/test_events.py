@@ -152,3 +152,25 @@ def test_events_must_be_sorted_within_a_frame(data):
         correlation.multi_tau(shuffled, labels, method="events")
     with pytest.raises(ValueError, match="method"):
         correlation.multi_tau(frames, labels, method="fast")
+
+
+def test_small_row_budgets_give_the_same_result(data, monkeypatch):
+    """Few rows per dense call and per hand-over to the engine above: the same numbers."""
+    from jupyterlab_raydata.analysis import _event_multitau, _multitau
+
+    frames, labels = data
+    bad = [3, 40, 41]
+    before = {
+        m: correlation.multi_tau(frames, labels, 4, bad_frames=bad, method=m) for m in ("dense", "auto")
+    }
+    monkeypatch.setattr(_multitau, "LEVEL_BYTES", 1)
+    monkeypatch.setattr(_event_multitau, "UP_ROWS", 1)
+    monkeypatch.setattr(correlation, "PAIR_LIMIT", 0.3)
+    for method, expected in before.items():
+        corr = correlation.MultiTauCorrelator(labels, 4, method=method)
+        corr.update(frames, bad_frames=bad, chunk_size=29)
+        if method == "dense":
+            assert corr._shares[0].engine.block == _multitau.SUB_ROWS
+        else:
+            assert corr.pair_levels < corr.event_levels or corr._shares[0].upper is not None
+        _same(corr.result(), expected)
