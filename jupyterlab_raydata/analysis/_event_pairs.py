@@ -143,8 +143,10 @@ def pair_feed(
             r = t >> up_level
             if (r + 1) << up_level <= ce and r >= up_first and (not has_bad or _row_ok(bad_cum, up_level, r)):
                 up_row[f] = r - up_first
-    # A tile's photons in time order, each linked to its pixel's previous photon.
-    cap = 4096
+    # A tile's photons in time order, each linked to its pixel's previous photon;
+    # buffers for the largest tile (sized first: growing them in the loop would
+    # cost more than the loop).
+    cap = _largest_tile(indptr, pixels, cursor, tile_pixels)
     p_t = np.empty(cap, np.int64)
     p_x = np.empty(cap)
     prev = np.empty(cap, np.int64)
@@ -180,11 +182,6 @@ def pair_feed(
                     continue
                 if scaled:
                     x1 *= scale_of[p]
-                if n == cap:
-                    cap *= 2
-                    p_t = _grown(p_t, n, cap)
-                    p_x = _grown(p_x, n, cap)
-                    prev = _grown(prev, n, cap)
                 col = c - col0
                 c -= base
                 p_t[n] = t1
@@ -202,10 +199,14 @@ def pair_feed(
                 # Pairs with the pixel's earlier photons, at the levels due.
                 while j >= 0:
                     t2 = p_t[j]
-                    if t1 - t2 >= window:
+                    gap = t1 - t2
+                    if gap >= window:
                         break
                     prod = x1 * p_x[j]
-                    for k in range(k0, k1 + 1):
+                    first = k0
+                    while (gap >> first) >= nb:  # rows nb or more apart at that level
+                        first += 1
+                    for k in range(first, k1 + 1):
                         d = (t1 >> k) - (t2 >> k)
                         if d >= nb:
                             continue
@@ -222,10 +223,22 @@ def pair_feed(
 
 
 @njit(nogil=True, cache=True)
-def _grown(a, used, size):
-    b = np.empty(size, a.dtype)
-    b[:used] = a[:used]
-    return b
+def _largest_tile(indptr, pixels, cursor, tile_pixels):
+    """Most photons any tile has in the window (``cursor``: where each frame's share starts)."""
+    at = cursor.copy()
+    largest = 1
+    for tile in range(tile_pixels.size - 1):
+        end_pixel = tile_pixels[tile + 1]
+        n = 0
+        for f in range(at.size):
+            e = at[f]
+            b = indptr[f + 1]
+            while e < b and pixels[e] < end_pixel:
+                e += 1
+            n += e - at[f]
+            at[f] = e
+        largest = max(largest, n)
+    return largest
 
 
 def pair_levels(occupancy: float, num_bufs: int, limit: float) -> int:

@@ -220,18 +220,20 @@ class CompressedFrames:
 
         Columns follow ``selection.index`` (label by label), as
         :meth:`~jupyterlab_raydata.analysis.frames.PixelSelection.gather` returns them.
+        ``chunk_size`` frames at a time (default: about 64 MB of matrix).
         """
         if tuple(selection.shape) != self.frame_shape:
             raise ValueError(f"labels have shape {selection.shape} but the frames have {self.frame_shape}")
-        column = np.full(self.frame_shape[0] * self.frame_shape[1], -1, np.int64)
-        column[selection.index] = np.arange(selection.index.size)
-        size = chunk_size or 256
+        column = np.full(self.frame_shape[0] * self.frame_shape[1], -1, np.int32)
+        column[selection.index] = np.arange(selection.index.size, dtype=np.int32)
+        row_bytes = max(selection.index.size * self.dtype.itemsize, 1)
+        size = chunk_size or int(np.clip(2**26 // row_bytes, 1, 256))
         for t0 in range(0, len(self), size):
             t1 = min(t0 + size, len(self))
             a, b = self.indptr[t0], self.indptr[t1]
             cols = column[self.indices[a:b]]
             keep = cols >= 0
-            rows = np.repeat(np.arange(t1 - t0), np.diff(self.indptr[t0 : t1 + 1]))[keep]
+            rows = np.repeat(np.arange(t1 - t0, dtype=np.int32), np.diff(self.indptr[t0 : t1 + 1]))[keep]
             out = np.zeros((t1 - t0, selection.index.size), self.dtype)
             out[rows, cols[keep]] = self.values[a:b][keep]
             yield t0, out
