@@ -532,8 +532,7 @@ class EventShare:
         self.count = np.zeros((n_pair, nb), np.int64)
         self.upper = None
         self.upper_events = False
-        self.out_col = np.zeros(0, np.int64)
-        self._out = self._out_int = None  # rows for the engine above, reused
+        self._out = self._out_dense = None  # rows for the engine above, reused
         if num_levels is None or num_levels > n_pair:
             rest = None if num_levels is None else num_levels - n_pair
             if event_levels is None or event_levels > n_pair:
@@ -541,12 +540,10 @@ class EventShare:
                 self.upper = UnionShare(np.arange(self.n_cols), 0, self.lab, nb, rest, up)
                 self.upper_events = True
                 self.upper_col_of = np.arange(self.n_cols, dtype=np.int32)
-                self.out_col = np.arange(self.n_cols)
             else:
                 self.upper = GroupCorrelator(np.bincount(self.lab, minlength=n_lab), nb, rest)
-                # Dense rows list label after label: a column's place there.
-                self.out_col = np.empty(self.n_cols, np.int64)
-                self.out_col[np.argsort(self.lab, kind="stable")] = np.arange(self.n_cols)
+                # Dense rows list label after label.
+                self.label_order = np.argsort(self.lab, kind="stable")
 
     def feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer: bool) -> None:
         """Correlate frames ``[cs, ce)``, given the events of frames ``[t_base, ce)`` (see ``pair_feed``).
@@ -568,20 +565,20 @@ class EventShare:
             self._feed(part, pixels, values, t_base + f0, s0, s1, bad_cum, col_of, scale_of, integer)
 
     def _feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer) -> None:
-        from ._event_pairs import pair_feed
+        from ._event_pairs import pair_feed, permute_columns
 
         nb, n_pair = self.nb, self.n_pair
         up_level = n_pair if self.upper is not None else -1
         rows = (ce >> n_pair) - (cs >> n_pair) if self.upper is not None else 0
         if self._out is None or self._out.shape[0] < rows:
-            self._out = np.empty((rows, self.n_cols))
+            self._out = np.empty((max(rows, UP_ROWS + 1), self.n_cols))
         out = self._out[:rows]
         out.fill(0)
         sums0 = np.zeros((ce - cs, self.labels.size))
         pair_feed(
             indptr, pixels, values, t_base, cs, ce, bad_cum, bool(bad_cum[ce] > 0),
             self.tile_pixels, self.tile_cols, col_of, scale_of, self.col0, self.lab, nb, n_pair,
-            up_level, self.G, sums0, out, self.out_col,
+            up_level, self.G, sums0, out,
         )  # fmt: skip
         frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
         n_plan = n_pair + (1 if self.upper is not None else 0)
@@ -599,12 +596,12 @@ class EventShare:
             np.cumsum(np.bincount(r, minlength=rows), out=indptr_up[1:])
             self.upper.feed(indptr_up, c.astype(np.int32), out[r, c], out_valid, self.upper_col_of, integer)
         else:
-            x = out
-            if integer and x.max(initial=0) < 2**31:
-                if self._out_int is None or self._out_int.shape[0] < rows:
-                    self._out_int = np.empty((rows, self.n_cols), np.int32)
-                x = self._out_int[:rows]
-                np.copyto(x, out, casting="unsafe")
+            # Label after label, as integers where they fit (the dense engine's float32 path).
+            dtype = np.int32 if integer and out.max(initial=0) < 2**31 else np.float64
+            if self._out_dense is None or self._out_dense.shape[0] < rows or self._out_dense.dtype != dtype:
+                self._out_dense = np.empty((max(rows, UP_ROWS + 1), self.n_cols), dtype)
+            x = self._out_dense[:rows]
+            permute_columns(out, self.label_order, x)
             self.upper.update(x, out_valid)
 
     def flush(self) -> None:

@@ -73,7 +73,6 @@ def pair_feed(
     G,
     sums0,
     out,
-    out_col,
 ):
     """Lag products of pair levels ``0 .. n_pair-1`` for the rows completed by frames ``[cs, ce)``.
 
@@ -110,7 +109,7 @@ def pair_feed(
         Per label, the counts of each new frame (bad frames: zero).
     out : float64 array ``((ce >> up) - (cs >> up), columns)``
         Level ``up_level``'s rows completed in this chunk (zeroed by the caller;
-        bad rows stay zero), column ``c`` at ``out_col[c]``.
+        bad rows stay zero), in this share's column order.
     """
     n_frames = indptr.size - 1
     n_tiles = tile_pixels.size - 1
@@ -195,7 +194,7 @@ def pair_feed(
                     sums0[t1 - cs, lb] += x1
                     G[0, lb, 0] += x1 * x1
                 if row >= 0:
-                    out[row, out_col[col]] += x1
+                    out[row, col] += x1
                 # Pairs with the pixel's earlier photons, at the levels due.
                 while j >= 0:
                     t2 = p_t[j]
@@ -239,6 +238,14 @@ def _largest_tile(indptr, pixels, cursor, tile_pixels):
             at[f] = e
         largest = max(largest, n)
     return largest
+
+
+@njit(nogil=True, cache=True)
+def permute_columns(src, order, dst):
+    """``dst[:, j] = src[:, order[j]]``, cast to ``dst``'s dtype."""
+    for r in range(src.shape[0]):
+        for j in range(order.size):
+            dst[r, j] = src[r, order[j]]
 
 
 def pair_levels(occupancy: float, num_bufs: int, limit: float) -> int:

@@ -118,11 +118,11 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
 #: levels go to the dense engine. Measured with ``benchmarks/bench_sparse.py``
-#: (see the README's performance section): one level from events beats the dense
-#: engine up to 10-20 % occupancy; at 2 % the whole correlation costs the same for
-#: limits from 0.1 to 0.5, while at 10 % a limit of 0.3 runs two levels from events
-#: and is 3x slower than dense.
-EVENT_OCCUPANCY_LIMIT = 0.12
+#: (Eiger-1M frames, 8 rings, levels from photon pairs): at 0.5 % and 2 %
+#: occupancy 0.25 runs one level more from events than 0.12 and is 1.2-1.4x
+#: faster, 0.4 is slower again; at 10 % (two levels from events, then dense) the
+#: same speed as all dense, on two threads where dense keeps nearer to one.
+EVENT_OCCUPANCY_LIMIT = 0.25
 
 #: Most photon partners (photons at the same pixel that a multi-tau level pairs it
 #: with, on average) for which a level's lag products are summed over photon

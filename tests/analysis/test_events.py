@@ -174,3 +174,19 @@ def test_small_row_budgets_give_the_same_result(data, monkeypatch):
         else:
             assert corr.pair_levels < corr.event_levels or corr._shares[0].upper is not None
         _same(corr.result(), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint32, np.float32, np.float64])
+def test_event_values_of_every_dtype(rng, dtype):
+    """Counts reach the kernels as recorded (no float copy): every dtype, fractions too."""
+    frames = _sparse(rng, (90, 20, 26), occupancy=0.06, top=9, dtype=np.uint16).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        frames = frames * np.asarray(0.37, dtype)  # not integers: the float64 path
+    labels = np.zeros((20, 26), int)
+    labels[1:9, 2:20] = 1
+    labels[10:19, :] = 3
+    dense = correlation.multi_tau(frames, labels, 4, bad_frames=[2, 50], method="dense")
+    events = compress.compress_frames(frames).frames
+    assert events.values.dtype == dtype
+    for method in ("events", "auto"):
+        _same(correlation.multi_tau(events, labels, 4, bad_frames=[2, 50], method=method), dense)
