@@ -63,3 +63,21 @@ def test_multipage_pdf(tmp_path, data):
     assert content.startswith(b"%PDF")
     assert content.count(b"/Type /Page\n") + content.count(b"/Type /Page ") == 3
     assert _no_pyplot_figures()
+
+
+@pytest.mark.parametrize("panels", [1, 3, 4, 5, 16])
+def test_g2_panels_fit_their_page_without_overlapping(panels):
+    lag_s = np.concatenate([[0], np.geomspace(0.005, 0.9, 40)])
+    g2 = np.column_stack([fits.g2_model(lag_s, 0.2, g) for g in np.linspace(1, 30, panels)])
+    q = np.linspace(1e-3, 9e-3, panels)
+    fig = report.plot_g2(lag_s, g2, q=q, fits=fits.fit_g2(lag_s, g2), title="g2, scan 90001")
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    page = fig.bbox
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    title = fig._suptitle.get_window_extent(renderer)
+    assert len(boxes) == panels
+    for i, box in enumerate(boxes):
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+        assert not box.overlaps(title)
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
