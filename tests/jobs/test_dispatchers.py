@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from notebooks import write_notebook
@@ -28,21 +29,25 @@ def store_url(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
+def spec_for(record, template: Path, work: Path) -> JobSpec:
+    """What a dispatcher runs for ``record``: ``template`` in a folder of its own attempt under ``work``."""
+    return JobSpec(
+        job_id=str(record.id),
+        template=template.stem,
+        template_path=str(template),
+        catalog=record.catalog,
+        uid=record.uid,
+        settings=KernelSettings(data_dir=str(work / "data"), masks_dir=str(work / "masks")),
+        folder=str(work / "results" / f"job-{record.id}-attempt{record.attempts}"),
+    )
+
+
 def test_two_dispatchers_on_one_store_run_every_job_once(store_url, tmp_path):
     ran = tmp_path / "ran.txt"
     template = write_notebook(tmp_path / "record.ipynb", ["# Record", RECORD.format(path=str(ran))])
-    settings = KernelSettings(data_dir=str(tmp_path / "data"), masks_dir=str(tmp_path / "masks"))
 
     def prepare(record) -> JobSpec:
-        return JobSpec(
-            job_id=str(record.id),
-            template="record",
-            template_path=str(template),
-            catalog=record.catalog,
-            uid=record.uid,
-            settings=settings,
-            folder=str(tmp_path / "results" / f"job-{record.id}-attempt{record.attempts}"),
-        )
+        return spec_for(record, template, tmp_path)
 
     stores = [JobStore(store_url), JobStore(store_url)]
     stores[0].add(
@@ -119,29 +124,17 @@ def test_progress_flows_while_another_job_is_slow_to_start(tmp_path):
             f"import os, time\nwhile not os.path.exists({str(go_on)!r}):\n    time.sleep(0.05)",
         ],
     )
-    settings = KernelSettings(data_dir=str(tmp_path / "data"), masks_dir=str(tmp_path / "masks"))
     catalog_answers = threading.Event()
 
     def prepare(record) -> JobSpec:
         if record.id == 2:
             catalog_answers.wait(300)
-        return JobSpec(
-            job_id=str(record.id),
-            template="steps",
-            template_path=str(template),
-            catalog=record.catalog,
-            uid=record.uid,
-            settings=settings,
-            folder=str(tmp_path / "results" / f"job-{record.id}"),
-        )
+        return spec_for(record, template, tmp_path)
 
     emitted: queue.Queue = queue.Queue()
     store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
     store.add(
-        [
-            NewJob(owner="alice", catalog="demo", uid=f"{i:032x}", scan_id=i, template="steps")
-            for i in (1, 2)
-        ]
+        [NewJob(owner="alice", catalog="demo", uid=f"{i:032x}", scan_id=i, template="steps") for i in (1, 2)]
     )
     executor = DaskExecutor({"kwargs": {"n_workers": 2, "threads_per_worker": 1, "processes": False}})
     dispatcher = Dispatcher(
