@@ -327,7 +327,8 @@ class MultiTauCorrelator:
         self.event_levels: int | None = None
         self.pair_levels: int | None = None
         # Events of the last frames (the pair levels reach back to them) and the
-        # running count of bad frames.
+        # running count of bad frames (entry t: bad frames before frame t; entries
+        # past the frames seen are unused).
         self._tail = None
         self._bad_cum = np.zeros(1, np.int64)
         self.occupancy: np.ndarray | None = None
@@ -503,7 +504,11 @@ class MultiTauCorrelator:
             values = values.astype(np.float64)
         integer = events.values.dtype.kind in "uib" and self._scale is None
         scale_of = order.scale_of if order.scale_of is not None else np.zeros(0)
-        self._bad_cum = np.concatenate([self._bad_cum, self._bad_cum[-1] + np.cumsum(~valid)])
+        if self._bad_cum.size < ce + 1:  # grown by doubling: a long series is not copied per chunk
+            grown = np.zeros(max(ce + 1, 2 * self._bad_cum.size), np.int64)
+            grown[: cs + 1] = self._bad_cum[: cs + 1]
+            self._bad_cum = grown
+        self._bad_cum[cs + 1 : ce + 1] = self._bad_cum[cs] + np.cumsum(~valid)
         indptr, pixels = events.indptr, events.indices
         t_base = cs
         if self._tail is not None:  # the window: the last frames before the chunk, then the chunk
