@@ -1,6 +1,12 @@
 """Multi-tau correlation from photon events: cost follows the photons (internal; imports numba).
 
-Public entry points live in :mod:`jupyterlab_raydata.analysis.correlation`. A
+Public entry points live in :mod:`jupyterlab_raydata.analysis.correlation`.
+:class:`EventShare` (one thread's pixels) computes the first levels from photon
+pairs (:mod:`._event_pairs`) and hands the rows of the next level to the engine
+above: :class:`UnionShare` (event levels from re-binned rows, described here)
+when further levels are sparse enough, else the dense engine of :mod:`._multitau`.
+
+Re-binned event levels (:class:`UnionShare`). A
 multi-tau level ``k`` holds rows (sums of ``2^k`` frames) and accumulates, for
 each lag ``i``, ``Σ_rows Σ_pixels x[r, p] · x[r - i, p]``. Only pixels with a
 count in row ``r`` contribute, so the sum is taken over the row's events: each
