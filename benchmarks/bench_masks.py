@@ -79,7 +79,7 @@ def build(directory: Path, n_frames: int) -> str:
     from bluesky_tiled_plugins.writing.tiled_writer import TiledWriter
     from event_model import compose_run
 
-    from jupyterlab_raydata.catalog.demo import create_sqlite_catalog, write_frames_resource
+    from jupyterlab_raydata.catalog.demo import create_sqlite_catalog, image_data_key, write_frames_resource
 
     t0 = time.perf_counter()
     writer = TiledWriter(create_sqlite_catalog(directory))
@@ -106,15 +106,7 @@ def build(directory: Path, n_frames: int) -> str:
     )
     descriptor = bundle.compose_descriptor(
         name="primary",
-        data_keys={
-            KEY: {
-                "source": "PV:XF:11IDB-ES{Det:Eig4M}",
-                "dtype": "array",
-                "dtype_numpy": np.dtype(frames.dtype).str,
-                "shape": list(frames.shape),
-                "external": "FILESTORE:",
-            }
-        },
+        data_keys={KEY: image_data_key(frames, "PV:XF:11IDB-ES{Det:Eig4M}")},
         object_keys={"eiger4m_single": [KEY]},
     )
     writer("descriptor", descriptor.descriptor_doc)

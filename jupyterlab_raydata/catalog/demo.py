@@ -168,6 +168,17 @@ def _simulate(md: dict, rng: np.random.Generator):
     return series, keys
 
 
+def image_data_key(frames: np.ndarray, source: str) -> dict:
+    """The descriptor's data key for a frame series stored by :func:`write_frames_resource`."""
+    return {
+        "source": source,
+        "dtype": "array",
+        "dtype_numpy": np.dtype(frames.dtype).str,
+        "shape": list(frames.shape),
+        "external": "FILESTORE:",
+    }
+
+
 def write_frames_resource(writer, bundle, frames: np.ndarray, data_dir: Path, **dataset_options):
     """Store a frame series as ``<run uid>.h5`` in ``data_dir`` the way Area Detector does, and emit
     the ``AD_HDF5`` resource document that points at it; returns the resource bundle (for datums).
@@ -197,13 +208,7 @@ def _write_xpcs(writer, bundle, md: dict, series, data_dir: Path) -> None:
     descriptor = bundle.compose_descriptor(
         name="primary",
         data_keys={
-            IMAGE_KEY: {
-                "source": "PV:XF:11IDB-ES{Det:Eig4M}",
-                "dtype": "array",
-                "dtype_numpy": np.dtype(series.frames.dtype).str,
-                "shape": list(series.frames.shape),
-                "external": "FILESTORE:",
-            },
+            IMAGE_KEY: image_data_key(series.frames, "PV:XF:11IDB-ES{Det:Eig4M}"),
             "temperature_readback": {"source": "PV:XF:11IDB-ES{Env:01}T-I", "dtype": "number", "shape": []},
         },
         object_keys={DETECTOR: [IMAGE_KEY], "temperature": ["temperature_readback"]},

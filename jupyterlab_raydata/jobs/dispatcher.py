@@ -180,7 +180,7 @@ class Dispatcher:
         if now - self._last_recover >= self.times.recover_every:
             self._recover()
             self._last_recover = now
-        self._follow()
+        self._check_running()
         if not self._stop.is_set():
             self._claim()
 
@@ -248,7 +248,7 @@ class Dispatcher:
 
     # -- following running jobs ---------------------------------------------------------------------
 
-    def _follow(self) -> None:
+    def _check_running(self) -> None:
         if not self._running:
             return
         flags = {

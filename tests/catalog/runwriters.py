@@ -5,7 +5,7 @@ from pathlib import Path
 
 from event_model import compose_run
 
-from jupyterlab_raydata.catalog.demo import write_frames_resource
+from jupyterlab_raydata.catalog.demo import image_data_key, write_frames_resource
 
 
 def write_run(writer, *, time_: float | None = None, stop: bool = True, **metadata):
@@ -30,15 +30,7 @@ def write_image_run(writer, data_dir: Path, frames, *, time_: float, key: str = 
     resource = write_frames_resource(writer, bundle, frames, data_dir)
     desc = bundle.compose_descriptor(
         name="primary",
-        data_keys={
-            key: {
-                "source": "sim",
-                "dtype": "array",
-                "dtype_numpy": frames.dtype.str,
-                "shape": list(frames.shape),
-                "external": "FILESTORE:",
-            }
-        },
+        data_keys={key: image_data_key(frames, "sim")},
     )
     writer("descriptor", desc.descriptor_doc)
     datum = resource.compose_datum(datum_kwargs={"point_number": 0})
