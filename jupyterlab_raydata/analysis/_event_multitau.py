@@ -500,16 +500,8 @@ class EventShare:
 
     Parameters
     ----------
-    pixels : ndarray of int
-        The share's pixel indices, ascending (its columns, in this order).
-    col0 : int
-        Column of ``pixels[0]`` in the correlator's pixel-order columns.
-    label_index : ndarray of int
-        Result column (label index) of each of the share's pixels.
-    num_bufs, num_levels
-        As for the correlator.
-    event_levels : int or None
-        Levels done from events (then dense); ``None`` = every level.
+    pixels, col0, label_index, num_bufs, num_levels, event_levels
+        As for :class:`UnionShare`.
     pair_levels : int
         Levels (``>= 1``) done from photon pairs, at most ``event_levels``.
     """
