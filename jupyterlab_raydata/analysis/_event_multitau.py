@@ -496,7 +496,8 @@ class EventShare:
 
     Levels ``0 .. pair_levels-1`` come from photon pairs (:mod:`._event_pairs`);
     rows of the next level go to the engine above: :class:`UnionShare` for further
-    event levels, else the dense engine.
+    event levels, else the dense engine. Between calls the share keeps the photons
+    its pairs still reach back to.
 
     Parameters
     ----------
@@ -528,55 +529,60 @@ class EventShare:
         self.rowsum = np.zeros((n_pair, nb, n_lab))
         self.G, self.past, self.future = (np.zeros((n_pair, n_lab, nb)) for _ in range(3))
         self.count = np.zeros((n_pair, nb), np.int64)
+        # Photons the pairs of the next call reach back to (see pair_feed), none yet.
+        self.kept = (
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0, np.int32),
+            np.zeros(tile_cols.size, np.int64),
+        )
+        # Rows of level n_pair for the engine above list label after label: a column's place there.
+        order = np.argsort(self.lab, kind="stable")
+        self.up_col = np.empty(self.n_cols, np.int64)
+        self.up_col[order] = np.arange(self.n_cols)
         self.upper = None
         self.upper_events = False
-        self._out = self._out_dense = None  # rows for the engine above, reused
+        self._up = None  # rows for the engine above, reused
         if num_levels is None or num_levels > n_pair:
             rest = None if num_levels is None else num_levels - n_pair
             if event_levels is None or event_levels > n_pair:
                 up = None if event_levels is None else event_levels - n_pair
-                self.upper = UnionShare(np.arange(self.n_cols), 0, self.lab, nb, rest, up)
+                self.upper = UnionShare(np.arange(self.n_cols), 0, self.lab[order], nb, rest, up)
                 self.upper_events = True
                 self.upper_col_of = np.arange(self.n_cols, dtype=np.int32)
             else:
                 self.upper = GroupCorrelator(np.bincount(self.lab, minlength=n_lab), nb, rest)
-                # Dense rows list label after label.
-                self.label_order = np.argsort(self.lab, kind="stable")
 
-    def feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer: bool) -> None:
-        """Correlate frames ``[cs, ce)``, given the events of frames ``[t_base, ce)`` (see ``pair_feed``).
+    def feed(self, indptr, pixels, values, cs, ce, bad_cum, col_of, scale_of, integer: bool) -> None:
+        """Correlate frames ``[cs, ce)`` (events as for ``pair_feed``).
 
         Frames go in pieces that complete at most :data:`UP_ROWS` rows for the
         engine above, so its rows take little memory.
         """
-        from ._event_pairs import window_frames
-
-        if self.upper is None:
-            self._feed(indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer)
-            return
-        reach = window_frames(self.nb, self.n_pair)
-        step = UP_ROWS << self.n_pair
-        for s0 in range(cs, ce, step):
+        step = UP_ROWS << self.n_pair if self.upper is not None else ce - cs
+        for s0 in range(cs, ce, max(step, 1)):
             s1 = min(s0 + step, ce)
-            f0 = max(t_base, s0 - reach) - t_base
-            part = indptr[f0 : s1 - t_base + 1]
-            self._feed(part, pixels, values, t_base + f0, s0, s1, bad_cum, col_of, scale_of, integer)
+            part = indptr[s0 - cs : s1 - cs + 1]
+            self._feed(part, pixels, values, s0, s1, bad_cum, col_of, scale_of, integer)
 
-    def _feed(self, indptr, pixels, values, t_base, cs, ce, bad_cum, col_of, scale_of, integer) -> None:
-        from ._event_pairs import pair_feed, permute_columns
+    def _feed(self, indptr, pixels, values, cs, ce, bad_cum, col_of, scale_of, integer) -> None:
+        from ._event_pairs import pair_feed
 
         nb, n_pair = self.nb, self.n_pair
         up_level = n_pair if self.upper is not None else -1
         rows = (ce >> n_pair) - (cs >> n_pair) if self.upper is not None else 0
-        if self._out is None or self._out.shape[0] < rows:
-            self._out = np.empty((max(rows, UP_ROWS + 1), self.n_cols))
-        out = self._out[:rows]
-        out.fill(0)
+        # Integers where they fit (the dense engine's float32 path), else float64.
+        top = float(values[indptr[0] : indptr[-1]].max(initial=0)) * 2**n_pair
+        dtype = np.int32 if integer and top < 2**31 else np.float64
+        if self._up is None or self._up.shape[0] < rows or self._up.dtype != dtype:
+            self._up = np.empty((max(rows, UP_ROWS + 1), self.n_cols), dtype)
+        up = self._up[:rows]
+        up.fill(0)
         sums0 = np.zeros((ce - cs, self.labels.size))
-        pair_feed(
-            indptr, pixels, values, t_base, cs, ce, bad_cum, bool(bad_cum[ce] > 0),
-            self.tile_pixels, self.tile_cols, col_of, scale_of, self.col0, self.lab, nb, n_pair,
-            up_level, self.G, sums0, out,
+        self.kept = pair_feed(
+            indptr, pixels, values, cs, bad_cum, bool(bad_cum[ce] > 0), self.tile_pixels, self.tile_cols,
+            col_of, scale_of, self.col0, self.lab, nb, n_pair, up_level, self.G, sums0, up, self.up_col,
+            *self.kept,
         )  # fmt: skip
         frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
         n_plan = n_pair + (1 if self.upper is not None else 0)
@@ -587,20 +593,15 @@ class EventShare:
         )  # fmt: skip
         if not rows:
             return
-        out_valid = plan_valid[n_pair, :rows].copy()
+        up_valid = plan_valid[n_pair, :rows].copy()
         if self.upper_events:
-            r, c = np.nonzero(out)
+            r, c = np.nonzero(up)
             indptr_up = np.zeros(rows + 1, np.int64)
             np.cumsum(np.bincount(r, minlength=rows), out=indptr_up[1:])
-            self.upper.feed(indptr_up, c.astype(np.int32), out[r, c], out_valid, self.upper_col_of, integer)
+            values_up = up[r, c].astype(np.float64)
+            self.upper.feed(indptr_up, c.astype(np.int32), values_up, up_valid, self.upper_col_of, integer)
         else:
-            # Label after label, as integers where they fit (the dense engine's float32 path).
-            dtype = np.int32 if integer and out.max(initial=0) < 2**31 else np.float64
-            if self._out_dense is None or self._out_dense.shape[0] < rows or self._out_dense.dtype != dtype:
-                self._out_dense = np.empty((max(rows, UP_ROWS + 1), self.n_cols), dtype)
-            x = self._out_dense[:rows]
-            permute_columns(out, self.label_order, x)
-            self.upper.update(x, out_valid)
+            self.upper.update(up, up_valid)
 
     def flush(self) -> None:
         """Correlate the waiting rows of the engine above."""

@@ -3,7 +3,7 @@
 A multi-tau level ``k`` row is the sum of ``2^k`` consecutive frames, and its
 lag-``i`` product at a pixel is ``Σ x[b] · x[b - i]`` over rows ``b``. Written out
 in photons, that is the sum over pairs of photons at the same pixel, at frames
-``t1 > t2``, whose rows are ``i`` apart: ``(t1 >> k) - (t2 >> k) == i``. Level
+``t1 >= t2``, whose rows are ``i`` apart: ``(t1 >> k) - (t2 >> k) == i``. Level
 ``k`` needs lags ``nb/2 .. nb-1`` (``0 .. nb-1`` at level 0), so only pairs less
 than ``nb · 2^k`` frames apart count. At occupancy ``p`` a photon has about
 ``p · (nb/2 + 1) · 2^k`` partners at level ``k``: far fewer than the ``nb``
@@ -12,15 +12,22 @@ dense engine takes over; see :func:`pair_levels`). This is the event
 correlator of Chushkin, Caronna & Madsen (J. Appl. Cryst. 45, 2012) carried to
 every multi-tau level at once.
 
-Per chunk, every thread walks its own contiguous range of pixels in tiles of
-:data:`TILE` pixels: a tile's photons of a window of frames (the chunk and the
-``(nb + 1) · 2^(P-1)`` frames before it, ``P`` the pair levels) are taken
-frame by frame (one cursor per frame, as a frame's pixels ascend), each linked
-to its pixel's previous photon, and each walks back along these links through
-its pixel's earlier photons (all in cache). A pair counts at level ``k`` in the chunk where row
-``t1 >> k`` becomes complete, so a row with a bad frame is known to be bad
-before any of its pairs count, and every pair counts once. The same pass adds
-the photons of level ``P``'s complete rows into dense rows for the engine above.
+Per call (a piece of frames), every thread walks its own contiguous range of
+pixels in tiles of :data:`TILE` columns. A tile's photons, those it kept from
+the frames its pairs still reach back to (``(nb + 1) · 2^(P-1)`` frames, ``P``
+the pair levels) and then the piece's, are sorted by column (a counting sort),
+so each pixel's photons lie together in time order. Each photon walks back
+through its pixel's earlier photons within the reach of the coarsest level due
+and adds each product to a histogram by gap. Which level and lag a gap falls at
+depends only on the levels due for the photon's frame and on the frame's phase
+in a row of the top pair level, so frames alike in both share a histogram row
+(a class), and the histogram goes to the lag products once per call. Near a bad
+frame the rows' validity matters too: there a pair goes to its levels at once.
+
+A pair counts at level ``k`` in the call where row ``t1 >> k`` becomes complete,
+so a row with a bad frame is known to be bad before any of its pairs count, and
+every pair counts once. The same pass adds the photons of level ``P``'s complete
+rows into the rows handed to the engine above, and the per-frame label sums.
 
 Exactness: products and sums are float64 (integer counts: exact, and equal to
 the dense engine's sums bit for bit).
@@ -31,8 +38,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Columns per tile: a tile's photons over a window of frames stay in a core's L2 cache.
+# Columns per tile: a tile's photons over the frames of a piece stay in a core's L2 cache.
 TILE = 1024
+
+#: Most frames a pair may span (``num_bufs · 2^(P-1)`` for ``P`` pair levels): it
+#: bounds the histogram of products by gap; further levels go to the engine above.
+MAX_PAIR_GAP = 512
+
+# Class of a frame none of whose levels is due in a call, and of one near a bad frame.
+_NONE = -1
+_OWN = -2
 
 
 @njit(nogil=True, cache=True)
@@ -52,13 +67,107 @@ def _row_ok(bad_cum, k, b):
 
 
 @njit(nogil=True, cache=True)
+def _frame_plan(t_base, cs, ce, bad_cum, has_bad, nb, n_pair, up_level):
+    """Per frame ``t_base .. ce - 1``: validity, levels due, row above, and class.
+
+    Levels ``kmin .. kmax`` of a frame are those whose row of it completes in
+    ``[cs, ce)`` (none if ``kmax < kmin``). ``up_row`` is the frame's row of level
+    ``up_level`` among those completed here (``-1``: none, or a bad row). Frames
+    whose pairs map to the same levels and lags for every gap share a class
+    (``rep``: one frame of each); frames near a bad frame are ``_OWN``.
+    """
+    n_frames = ce - t_base
+    top = n_pair - 1
+    fvalid = np.empty(n_frames, np.bool_)
+    kmin = np.empty(n_frames, np.int64)
+    kmax = np.empty(n_frames, np.int64)
+    up_row = np.full(n_frames, -1, np.int64)
+    cls_of = np.full(n_frames, _NONE, np.int64)
+    rep = np.empty(n_frames, np.int64)
+    key_of = np.full((top + 1) * (top + 1) << top, -1, np.int64)
+    up_first = cs >> up_level if up_level >= 0 else 0
+    n_cls = 0
+    for f in range(n_frames):
+        t = t_base + f
+        fvalid[f] = bad_cum[t + 1] == bad_cum[t]
+        k = 0
+        while k <= top and (((t >> k) + 1) << k) <= cs:
+            k += 1
+        kmin[f] = k
+        k -= 1
+        while k < top and (((t >> (k + 1)) + 1) << (k + 1)) <= ce:
+            k += 1
+        kmax[f] = k
+        if up_level >= 0:
+            r = t >> up_level
+            if (r + 1) << up_level <= ce and r >= up_first and (not has_bad or _row_ok(bad_cum, up_level, r)):
+                up_row[f] = r - up_first
+        if not fvalid[f] or kmax[f] < kmin[f]:
+            continue
+        if has_bad:
+            # Every row a pair of this frame touches, at every level due, lies in [lo, hi).
+            lo = max(((t >> top) - nb) << top, 0)
+            hi = min(((t >> top) + 1) << top, ce)
+            if bad_cum[hi] > bad_cum[lo]:
+                cls_of[f] = _OWN
+                continue
+        key = ((kmin[f] * (top + 1) + kmax[f]) << top) | (t & ((1 << top) - 1))
+        if key_of[key] < 0:
+            key_of[key] = n_cls
+            rep[n_cls] = f
+            n_cls += 1
+        cls_of[f] = key_of[key]
+    return fvalid, kmin, kmax, up_row, cls_of, rep[:n_cls]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _add_pair(G, lb, prod, t1, t2, k0, k1, nb, bad_cum, has_bad):
+    """Add ``prod`` (photons at frames ``t1 >= t2``) at each level ``k0 .. k1`` it counts at."""
+    half = nb // 2
+    gap = t1 - t2
+    first = k0
+    while (gap >> first) >= nb:  # rows nb or more apart at that level
+        first += 1
+    for k in range(first, k1 + 1):
+        d = (t1 >> k) - (t2 >> k)
+        if d >= nb:
+            continue
+        if k > 0:
+            if d < half:
+                break  # coarser levels are closer still
+            if has_bad and not (_row_ok(bad_cum, k, t1 >> k) and _row_ok(bad_cum, k, t2 >> k)):
+                continue
+        G[k, lb, d] += prod
+
+
+@njit(nogil=True, cache=True)
+def _sizes(indptr, pixels, cursor, tile_pixels, kept_off, keep_from):
+    """Most photons a tile holds in a call, and at most how many it keeps (frames ``>= keep_from``)."""
+    at = cursor.copy()
+    largest = 1
+    keep = kept_off[-1]
+    for tile in range(tile_pixels.size - 1):
+        end_pixel = tile_pixels[tile + 1]
+        n = kept_off[tile + 1] - kept_off[tile]
+        for f in range(at.size):
+            e = at[f]
+            b = indptr[f + 1]
+            while e < b and pixels[e] < end_pixel:
+                e += 1
+            n += e - at[f]
+            if f >= keep_from:
+                keep += e - at[f]
+            at[f] = e
+        largest = max(largest, n)
+    return largest, keep
+
+
+@njit(nogil=True, cache=True)
 def pair_feed(
     indptr,
     pixels,
     values,
-    t_base,
     cs,
-    ce,
     bad_cum,
     has_bad,
     tile_pixels,
@@ -72,19 +181,23 @@ def pair_feed(
     up_level,
     G,
     sums0,
-    out,
+    up,
+    up_col,
+    kept_t,
+    kept_x,
+    kept_c,
+    kept_off,
 ):
     """Lag products of pair levels ``0 .. n_pair-1`` for the rows completed by frames ``[cs, ce)``.
 
     Parameters
     ----------
     indptr, pixels, values
-        Events of the window of frames ``t_base .. ce - 1`` (CSR, ``indptr``
-        indexing ``pixels`` and ``values`` directly; pixel indices strictly
-        ascending within a frame; values as recorded, any dtype). The window
-        must reach ``(nb + 1) << (n_pair - 1)`` frames before ``cs`` (or frame 0).
-    cs, ce : int
-        The chunk's frames (absolute indices): the rows completed by them are done.
+        Events of frames ``cs .. ce - 1`` (CSR, ``indptr`` indexing ``pixels`` and
+        ``values`` directly; pixel indices strictly ascending within a frame;
+        values as recorded, any dtype).
+    cs : int
+        The first frame (absolute index).
     bad_cum : int64 array
         Bad frames before frame ``t`` (``t = 0 .. ce``).
     has_bad : bool
@@ -102,150 +215,153 @@ def pair_feed(
     n_pair : int
         Pair levels.
     up_level : int
-        ``n_pair`` if the rows of level ``n_pair`` go to ``out``, else -1.
+        ``n_pair`` if the rows of level ``n_pair`` go to ``up``, else -1.
     G : float64 array ``(n_pair, labels, nb)``
         Lag products, added to.
     sums0 : float64 array ``(ce - cs, labels)``
-        Per label, the counts of each new frame (bad frames: zero).
-    out : float64 array ``((ce >> up) - (cs >> up), columns)``
-        Level ``up_level``'s rows completed in this chunk (zeroed by the caller;
-        bad rows stay zero), in this share's column order.
+        Per label, the counts of each new frame (bad frames: zero), added to.
+    up : array ``((ce >> up) - (cs >> up), columns)``
+        Level ``up_level``'s rows completed in this call, added to (zeroed by
+        the caller; bad rows stay zero); column ``c`` of the share is ``up_col[c]``.
+    kept_t, kept_x, kept_c, kept_off
+        Photons kept by the previous call (frame, scaled value, column in its
+        tile), tile after tile (``kept_off``), each tile's sorted by column.
+
+    Returns
+    -------
+    tuple
+        The photons to keep for the next call, as ``kept_t, kept_x, kept_c, kept_off``.
     """
-    n_frames = indptr.size - 1
+    n_new = indptr.size - 1
+    ce = cs + n_new
     n_tiles = tile_pixels.size - 1
-    half = nb // 2
     top = n_pair - 1
+    reach = nb << top
+    t_base = max(cs - reach, 0)
+    keep_from = max(ce - reach, 0) - t_base
+    new0 = cs - t_base
     scaled = scale_of.size > 0
-    up_first = cs >> up_level if up_level >= 0 else 0
-    # Per frame of the window: where the share's pixels start, whether the frame
-    # is good, the levels whose row of it this chunk completes, and whether its
-    # row of the level above is completed here.
-    cursor = np.empty(n_frames, np.int64)
-    fvalid = np.empty(n_frames, np.bool_)
-    kmin = np.empty(n_frames, np.int64)
-    kmax = np.empty(n_frames, np.int64)
-    up_row = np.full(n_frames, -1, np.int64)
-    for f in range(n_frames):
+    plan = _frame_plan(t_base, cs, ce, bad_cum, has_bad, nb, n_pair, up_level)
+    fvalid, kmin, kmax, up_row, cls_of, rep = plan
+    H = np.zeros((G.shape[1], max(rep.size, 1), nb << top))
+    cursor = np.empty(n_new, np.int64)
+    for f in range(n_new):
         a = indptr[f]
         cursor[f] = a + np.searchsorted(pixels[a : indptr[f + 1]], tile_pixels[0])
-        t = t_base + f
-        fvalid[f] = bad_cum[t + 1] == bad_cum[t]
-        k = 0
-        while k <= top and (((t >> k) + 1) << k) <= cs:
-            k += 1
-        kmin[f] = k
-        k -= 1
-        while k < top and (((t >> (k + 1)) + 1) << (k + 1)) <= ce:
-            k += 1
-        kmax[f] = k
-        if up_level >= 0:
-            r = t >> up_level
-            if (r + 1) << up_level <= ce and r >= up_first and (not has_bad or _row_ok(bad_cum, up_level, r)):
-                up_row[f] = r - up_first
-    # A tile's photons in time order, each linked to its pixel's previous photon;
-    # buffers for the largest tile (sized first: growing them in the loop would
+    # Buffers for the largest tile (sized first: growing them in the loop would
     # cost more than the loop).
-    cap = _largest_tile(indptr, pixels, cursor, tile_pixels)
-    p_t = np.empty(cap, np.int64)
-    p_x = np.empty(cap)
-    prev = np.empty(cap, np.int64)
-    last = np.empty(TILE, np.int64)
+    cap, keep_cap = _sizes(indptr, pixels, cursor, tile_pixels, kept_off, max(keep_from - new0, 0))
+    g_f = np.empty(cap, np.int64)
+    g_c = np.empty(cap, np.int64)
+    g_x = np.empty(cap)
+    s_f = np.empty(cap, np.int64)
+    s_x = np.empty(cap)
+    start = np.empty(np.max(np.diff(tile_cols)) + 1, np.int64)
+    out_t = np.empty(keep_cap, np.int64)
+    out_x = np.empty(keep_cap)
+    out_c = np.empty(keep_cap, np.int32)
+    out_off = np.zeros(n_tiles + 1, np.int64)
+    n_keep = 0
     for tile in range(n_tiles):
         tc0 = tile_cols[tile]
+        width = tile_cols[tile + 1] - tc0
         base = col0 + tc0
-        last[: tile_cols[tile + 1] - tc0] = -1
-        end_pixel = tile_pixels[tile + 1]
+        start[: width + 1] = 0
+        # The tile's photons: those kept (older), then the piece's, frame by frame.
         n = 0
-        for f in range(n_frames):
+        for i in range(kept_off[tile], kept_off[tile + 1]):
+            c = kept_c[i]
+            g_f[n] = kept_t[i] - t_base
+            g_c[n] = c
+            g_x[n] = kept_x[i]
+            start[c + 1] += 1
+            n += 1
+        end_pixel = tile_pixels[tile + 1]
+        for f in range(n_new):
             e = cursor[f]
             b = indptr[f + 1]
-            if not fvalid[f]:
+            if not fvalid[new0 + f]:
                 while e < b and pixels[e] < end_pixel:
                     e += 1
                 cursor[f] = e
                 continue
-            t1 = t_base + f
-            k0 = kmin[f]
-            k1 = kmax[f]
-            new = t1 >= cs
-            row = up_row[f]
-            window = nb << k1 if k1 >= k0 else 0  # 0: no pairs are due
             while e < b:
                 p = pixels[e]
                 if p >= end_pixel:
                     break
                 c = col_of[p]
-                x1 = np.float64(values[e])
+                x = np.float64(values[e])
                 e += 1
-                if c < 0 or x1 == 0.0:
+                if c < 0 or x == 0.0:
                     continue
                 if scaled:
-                    x1 *= scale_of[p]
-                col = c - col0
+                    x *= scale_of[p]
                 c -= base
-                p_t[n] = t1
-                p_x[n] = x1
-                j = last[c]
-                prev[n] = j
-                last[c] = n
+                g_f[n] = new0 + f
+                g_c[n] = c
+                g_x[n] = x
+                start[c + 1] += 1
                 n += 1
-                lb = lab[col]
-                if new:
-                    sums0[t1 - cs, lb] += x1
-                    G[0, lb, 0] += x1 * x1
+            cursor[f] = e
+        # Counting sort by column (stable: each column's photons stay in time order).
+        for c in range(width):
+            start[c + 1] += start[c]
+        for i in range(n):
+            c = g_c[i]
+            s = start[c]
+            s_f[s] = g_f[i]
+            s_x[s] = g_x[i]
+            start[c] = s + 1
+        # Now start[c] is where column c ends and column c + 1 begins.
+        a = 0
+        for c in range(width):
+            z = start[c]
+            col = tc0 + c
+            lb = lab[col]
+            uc = up_col[col]
+            for i in range(a, z):
+                f1 = s_f[i]
+                x1 = s_x[i]
+                if f1 >= new0:
+                    sums0[f1 - new0, lb] += x1
+                row = up_row[f1]
                 if row >= 0:
-                    out[row, col] += x1
-                # Pairs with the pixel's earlier photons, at the levels due.
-                while j >= 0:
-                    t2 = p_t[j]
-                    gap = t1 - t2
+                    up[row, uc] += x1
+                if f1 >= keep_from:
+                    out_t[n_keep] = t_base + f1
+                    out_x[n_keep] = x1
+                    out_c[n_keep] = c
+                    n_keep += 1
+                cl = cls_of[f1]
+                if cl == _NONE:
+                    continue
+                window = nb << kmax[f1]
+                j = i
+                if cl == _OWN:
+                    t1 = t_base + f1
+                    k0, k1 = kmin[f1], kmax[f1]
+                    while j >= a and f1 - s_f[j] < window:
+                        _add_pair(G, lb, x1 * s_x[j], t1, t_base + s_f[j], k0, k1, nb, bad_cum, True)
+                        j -= 1
+                    continue
+                h = H[lb, cl]
+                while j >= a:
+                    gap = f1 - s_f[j]
                     if gap >= window:
                         break
-                    prod = x1 * p_x[j]
-                    first = k0
-                    while (gap >> first) >= nb:  # rows nb or more apart at that level
-                        first += 1
-                    for k in range(first, k1 + 1):
-                        d = (t1 >> k) - (t2 >> k)
-                        if d >= nb:
-                            continue
-                        if k > 0:
-                            if d < half:
-                                break  # coarser levels are closer still
-                            if has_bad and not (
-                                _row_ok(bad_cum, k, t1 >> k) and _row_ok(bad_cum, k, t2 >> k)
-                            ):
-                                continue
-                        G[k, lb, d] += prod
-                    j = prev[j]
-            cursor[f] = e
-
-
-@njit(nogil=True, cache=True)
-def _largest_tile(indptr, pixels, cursor, tile_pixels):
-    """Most photons any tile has in the window (``cursor``: where each frame's share starts)."""
-    at = cursor.copy()
-    largest = 1
-    for tile in range(tile_pixels.size - 1):
-        end_pixel = tile_pixels[tile + 1]
-        n = 0
-        for f in range(at.size):
-            e = at[f]
-            b = indptr[f + 1]
-            while e < b and pixels[e] < end_pixel:
-                e += 1
-            n += e - at[f]
-            at[f] = e
-        largest = max(largest, n)
-    return largest
-
-
-@njit(nogil=True, cache=True)
-def permute_columns(src, order, dst):
-    """``dst[:, j] = src[:, order[j]]``, cast to ``dst``'s dtype."""
-    for r in range(src.shape[0]):
-        for j in range(order.size):
-            dst[r, j] = src[r, order[j]]
+                    h[gap] += x1 * s_x[j]
+                    j -= 1
+            a = z
+        out_off[tile + 1] = n_keep
+    # Each class's products by gap, to their levels and lags.
+    for cl in range(rep.size):
+        f1 = rep[cl]
+        t1 = t_base + f1
+        for gap in range(nb << kmax[f1]):
+            for lb in range(H.shape[0]):
+                if H[lb, cl, gap] != 0.0:
+                    _add_pair(G, lb, H[lb, cl, gap], t1, t1 - gap, kmin[f1], kmax[f1], nb, bad_cum, False)
+    return out_t[:n_keep], out_x[:n_keep], out_c[:n_keep], out_off
 
 
 def pair_levels(occupancy: float, num_bufs: int, limit: float) -> int:
@@ -253,14 +369,10 @@ def pair_levels(occupancy: float, num_bufs: int, limit: float) -> int:
 
     ``occupancy`` is the fraction of labelled pixels with a photon in a frame; at
     level ``k`` a photon has about ``occupancy · (num_bufs/2 + 1) · 2^k`` partners.
-    Returns the first level where that passes ``limit``.
+    Returns the first level where that passes ``limit``, or whose pairs would span
+    more than :data:`MAX_PAIR_GAP` frames.
     """
     level = 0
-    while level < 40 and occupancy * (num_bufs // 2 + 1) * 2**level <= limit:
+    while (num_bufs << level) <= MAX_PAIR_GAP and occupancy * (num_bufs // 2 + 1) * 2**level <= limit:
         level += 1
     return level
-
-
-def window_frames(num_bufs: int, n_pair: int) -> int:
-    """Frames before a chunk that its pairs reach back to (see :func:`pair_feed`)."""
-    return 0 if n_pair == 0 else (num_bufs + 1) << (n_pair - 1)

@@ -326,10 +326,8 @@ class MultiTauCorrelator:
         self.path: str | None = None
         self.event_levels: int | None = None
         self.pair_levels: int | None = None
-        # Events of the last frames (the pair levels reach back to them) and the
-        # running count of bad frames (entry t: bad frames before frame t; entries
-        # past the frames seen are unused).
-        self._tail = None
+        # The running count of bad frames (entry t: bad frames before frame t;
+        # entries past the frames seen are unused).
         self._bad_cum = np.zeros(1, np.int64)
         self.occupancy: np.ndarray | None = None
         self.frames_seen = 0
@@ -485,7 +483,7 @@ class MultiTauCorrelator:
         return CompressedFrames(indptr, pixels[order], x[rows, cols][order], self.selection.shape)
 
     def _feed_events(self, events, bad_frames, pool) -> None:
-        from ._event_pairs import check_ascending, window_frames
+        from ._event_pairs import check_ascending
 
         cs = self.frames_seen
         valid = self._next_valid(len(events), bad_frames)
@@ -509,21 +507,10 @@ class MultiTauCorrelator:
             grown[: cs + 1] = self._bad_cum[: cs + 1]
             self._bad_cum = grown
         self._bad_cum[cs + 1 : ce + 1] = self._bad_cum[cs] + np.cumsum(~valid)
-        indptr, pixels = events.indptr, events.indices
-        t_base = cs
-        if self._tail is not None:  # the window: the last frames before the chunk, then the chunk
-            t_base, tail_indptr, tail_pixels, tail_values = self._tail
-            indptr = np.concatenate([tail_indptr, tail_indptr[-1] + indptr[1:]])
-            pixels = np.concatenate([tail_pixels, pixels])
-            values = np.concatenate([tail_values, values])
-        keep = min(window_frames(self.num_bufs, self.pair_levels), ce - t_base)
-        first = indptr.size - 1 - keep
-        a = indptr[first]
-        self._tail = (ce - keep, indptr[first:] - a, pixels[a:], values[a:])
         bad_cum = self._bad_cum
         self._run(
             lambda share: share.feed(
-                indptr, pixels, values, t_base, cs, ce, bad_cum, order.col_of, scale_of, integer
+                events.indptr, events.indices, values, cs, ce, bad_cum, order.col_of, scale_of, integer
             ),
             pool,
         )
