@@ -319,11 +319,13 @@ def pair_feed(
             col = tc0 + c
             lb = lab[col]
             uc = up_col[col]
+            squares = 0.0  # lag 0 at level 0, of the new frames (a photon's pair with itself)
             for i in range(a, z):
                 f1 = s_f[i]
                 x1 = s_x[i]
                 if f1 >= new0:
                     sums0[f1 - new0, lb] += x1
+                    squares += x1 * x1
                 row = up_row[f1]
                 if row >= 0:
                     up[row, uc] += x1
@@ -336,7 +338,7 @@ def pair_feed(
                 if cl == _NONE:
                     continue
                 window = nb << kmax[f1]
-                j = i
+                j = i - 1
                 if cl == _OWN:
                     t1 = t_base + f1
                     k0, k1 = kmin[f1], kmax[f1]
@@ -351,6 +353,7 @@ def pair_feed(
                         break
                     h[gap] += x1 * s_x[j]
                     j -= 1
+            G[0, lb, 0] += squares
             a = z
         out_off[tile + 1] = n_keep
     # Each class's products by gap, to their levels and lags.
