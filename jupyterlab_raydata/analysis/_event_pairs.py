@@ -14,7 +14,7 @@ every multi-tau level at once.
 
 Per call (a piece of frames), every thread walks its own contiguous range of
 pixels in tiles of :data:`TILE` columns. A tile's photons, those it kept from
-the frames its pairs still reach back to (``(nb + 1) · 2^(P-1)`` frames, ``P``
+the frames its pairs still reach back to (``nb · 2^(P-1)`` frames, ``P``
 the pair levels) and then the piece's, are sorted by column (a counting sort),
 so each pixel's photons lie together in time order. Each photon walks back
 through its pixel's earlier photons within the reach of the coarsest level due
