@@ -21,11 +21,14 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def column_lists(indptr, pixels, values, col_of, col_label, n_cols, n_labels):
+def column_lists(indptr, pixels, values, scale_of, col_of, col_label, n_cols, n_labels):
     """Photons pixel by pixel, ``(colptr, times, vals)`` in time order, and per-ROI frame sums.
 
-    ``col_of[p]`` is a pixel's column (-1: in no ROI), ``col_label[c]`` its ROI.
+    ``values`` are counts as recorded (any dtype), multiplied by ``scale_of[p]``
+    (``1/norm``) unless it is empty. ``col_of[p]`` is a pixel's column (-1: in no
+    ROI), ``col_label[c]`` its ROI.
     """
+    scaled = scale_of.size > 0
     n_frames = indptr.size - 1
     colptr = np.zeros(n_cols + 1, np.int64)
     for e in range(indptr[-1]):
@@ -43,15 +46,18 @@ def column_lists(indptr, pixels, values, col_of, col_label, n_cols, n_labels):
             c = col_of[pixels[e]]
             if c < 0:
                 continue
+            x = np.float64(values[e])
+            if scaled:
+                x *= scale_of[pixels[e]]
             times[fill[c]] = t
-            vals[fill[c]] = values[e]
+            vals[fill[c]] = x
             fill[c] += 1
-            sums[col_label[c], t] += values[e]
+            sums[col_label[c], t] += x
     return colptr, times, vals, sums
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def two_time_rows(indptr, pixels, values, col_of, col_label, mine, colptr, times, vals, n_pix, sums, out):
+def two_time_rows(indptr, pixels, col_of, col_label, mine, colptr, times, vals, n_pix, sums, out):
     """Fill the lower triangle ``out[l, t1, t2 <= t1]`` for the ROIs ``l`` where ``mine[l]``.
 
     Normalised as the dense path does it, ``(gram / n_pix) / (mean[t1] * mean[t2])``
@@ -73,9 +79,10 @@ def two_time_rows(indptr, pixels, values, col_of, col_label, mine, colptr, times
             if c < 0 or not mine[col_label[c]]:
                 continue
             row = acc[local[col_label[c]]]
-            v = values[e]
             start = colptr[c]
-            for j in range(start, start + seen[c] + 1):  # the photon itself is the last
+            own = start + seen[c]  # the photon itself, its pixel's latest so far
+            v = vals[own]
+            for j in range(start, own + 1):
                 row[times[j]] += v * vals[j]
             seen[c] += 1
         for lb in range(n_labels):

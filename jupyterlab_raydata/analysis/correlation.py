@@ -228,8 +228,8 @@ class _PixelOrder:
         Result column (label index) of each.
     col_of : ndarray of int32, shape ``(H * W,)``
         Position of a pixel in ``pixels``, -1 if not selected.
-    scale_of : ndarray of float64, shape ``(H * W,)`` or None
-        ``1/norm`` of each selected pixel (0 elsewhere).
+    scale_of : ndarray of float64, shape ``(H * W,)``, or empty
+        ``1/norm`` of each selected pixel (0 elsewhere); empty without ``norm``.
     """
 
     def __init__(self, selection: PixelSelection, scale):
@@ -239,17 +239,17 @@ class _PixelOrder:
         size = selection.shape[0] * selection.shape[1]
         self.col_of = np.full(size, -1, np.int32)
         self.col_of[self.pixels] = np.arange(self.pixels.size, dtype=np.int32)
-        self.scale_of = None
+        self.scale_of = np.zeros(0 if scale is None else size)
         if scale is not None:
-            self.scale_of = np.zeros(size)
             self.scale_of[self.pixels] = scale[order]
 
-    def float_values(self, events) -> np.ndarray:
-        """Event values as float64, divided by ``norm`` if there is one."""
-        values = events.values.astype(np.float64)
-        if self.scale_of is not None:
-            values *= self.scale_of[events.indices]
-        return values
+
+def _kernel_values(values: np.ndarray) -> np.ndarray:
+    """Event values as recorded where the compiled kernels take their dtype, else float64."""
+    kind, size = values.dtype.kind, values.dtype.itemsize
+    if kind not in "uif" or size not in (1, 2, 4, 8) or values.dtype == np.float16:
+        return values.astype(np.float64)
+    return values
 
 
 class MultiTauCorrelator:
@@ -493,15 +493,9 @@ class MultiTauCorrelator:
         order = self._pixel_order()
         # Values as recorded (the kernel multiplies 1/norm in); photons outside the
         # ROIs are skipped by the one thread whose pixel range they fall in.
-        values = events.values
-        if (
-            values.dtype.kind not in "uif"
-            or values.dtype.itemsize not in (1, 2, 4, 8)
-            or values.dtype == np.float16
-        ):
-            values = values.astype(np.float64)
+        values = _kernel_values(events.values)
         integer = events.values.dtype.kind in "uib" and self._scale is None
-        scale_of = order.scale_of if order.scale_of is not None else np.zeros(0)
+        scale_of = order.scale_of
         if self._bad_cum.size < ce + 1:  # grown by doubling: a long series is not copied per chunk
             grown = np.zeros(max(ce + 1, 2 * self._bad_cum.size), np.int64)
             grown[: cs + 1] = self._bad_cum[: cs + 1]
@@ -732,18 +726,20 @@ def _two_time_events(stream, selection, scale, bad_frames, threads, dtype) -> np
     pieces = []
     for _, dense, events in stream:
         events = events if events is not None else dense_events(dense)
-        pieces.append(events.keep(order.col_of[events.indices] >= 0))
+        in_roi = order.col_of[events.indices] >= 0
+        pieces.append(events if in_roi.all() else events.keep(in_roi))
     events = CompressedFrames.concatenate(pieces, selection.shape)
+    del pieces  # the series is held once, not twice, from here on
     n_t = len(events)
     valid = valid_frames(bad_frames, 0, n_t)
     if not valid.all():  # bad frames' photons take no part
         events = events.keep(np.repeat(valid, np.diff(events.indptr)))
-    values = order.float_values(events)
     n_cols, n_labels = order.pixels.size, selection.n_labels
     label_of = order.label_index.astype(np.int64)
     colptr, times, vals, sums = column_lists(
-        events.indptr, events.indices, values, order.col_of, label_of, n_cols, n_labels
-    )
+        events.indptr, events.indices, _kernel_values(events.values), order.scale_of,
+        order.col_of, label_of, n_cols, n_labels,
+    )  # fmt: skip
     out = np.empty((n_labels, n_t, n_t), dtype)
     n_pix = selection.n_pixels.astype(np.float64)
     # Threads take whole ROIs, balanced by their photon pairs.
@@ -758,7 +754,7 @@ def _two_time_events(stream, selection, scale, bad_frames, threads, dtype) -> np
     def run(thread):
         mine = owner == thread
         two_time_rows(
-            events.indptr, events.indices, values, order.col_of, label_of, mine,
+            events.indptr, events.indices, order.col_of, label_of, mine,
             colptr, times, vals, n_pix, sums, out,
         )  # fmt: skip
         mirror(out, mine)
