@@ -5,6 +5,7 @@ import pytest
 
 from jupyterlab_raydata.analysis import compress, correlation, geometry, rois, synthetic, xsvs
 from jupyterlab_raydata.analysis._event_multitau import plan_event_levels
+from jupyterlab_raydata.analysis._event_pairs import MAX_PAIR_GAP, pair_levels
 
 
 def _sparse(rng, shape=(150, 24, 30), occupancy=0.05, top=4, dtype=np.uint16):
@@ -190,3 +191,13 @@ def test_event_values_of_every_dtype(rng, dtype):
     assert events.values.dtype == dtype
     for method in ("events", "auto"):
         _same(correlation.multi_tau(events, labels, 4, bad_frames=[2, 50], method=method), dense)
+
+
+def test_pair_levels_follow_the_partners_and_stop_at_the_largest_gap():
+    """A photon's partners decide how many levels come from pairs, within MAX_PAIR_GAP frames."""
+    assert MAX_PAIR_GAP == 512
+    assert pair_levels(0.5, 8, 4.0) == 1  # 2.5 partners at level 0, 5 at level 1
+    assert pair_levels(0.02, 8, 4.0) == 6  # 0.1 partners at level 0, doubling per level
+    assert pair_levels(1e-9, 8, 4.0) == 7  # level 6's pairs span 8 · 2^6 = 512 frames
+    assert pair_levels(1e-9, 64, 4.0) == 4
+    assert pair_levels(1e-9, 1024, 4.0) == 0
