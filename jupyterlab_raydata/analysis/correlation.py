@@ -124,6 +124,11 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: same speed as all dense, on two threads where dense keeps nearer to one.
 EVENT_OCCUPANCY_LIMIT = 0.25
 
+#: Columns (pixels of one ROI) that dense :func:`two_time` turns into floats and
+#: multiplies at a time; the block's products add up to the ROI's, so a wide ROI
+#: never needs a float copy of all its pixels over all frames.
+GRAM_COLUMNS = 16384
+
 #: Most photon partners (photons at the same pixel that a multi-tau level pairs it
 #: with, on average) for which a level's lag products are summed over photon
 #: pairs; the event levels above are correlated from re-binned rows. Measured
@@ -703,14 +708,19 @@ def _two_time_dense(stream, selection, scale, bad_frames, threads, dtype) -> np.
     valid = valid_frames(bad_frames, 0, n_t)
     out = np.empty((selection.n_labels, n_t, n_t), dtype)
     for j, (cols, n_pix) in enumerate(zip(selection.label_slices(), selection.n_pixels, strict=True)):
-        x = np.concatenate([b[:, cols] for b in blocks]) if blocks else np.zeros((0, n_pix))
-        x = x.astype(work_dtype(x, scale is not None))
-        if scale is not None:
-            x *= scale[cols]
-        x[~valid] = 0
-        with limit_blas(threads):
-            gram = _gram(x)
-        mean = x.sum(axis=1, dtype=np.float64) / n_pix
+        gram, sums = np.zeros((n_t, n_t)), np.zeros(n_t)
+        # An ROI's columns a block at a time: only a block is ever copied to float.
+        for c0 in range(cols.start, cols.stop, GRAM_COLUMNS):
+            part = slice(c0, min(c0 + GRAM_COLUMNS, cols.stop))
+            x = np.concatenate([b[:, part] for b in blocks])
+            x = x.astype(work_dtype(x, scale is not None))
+            if scale is not None:
+                x *= scale[part]
+            x[~valid] = 0
+            with limit_blas(threads):
+                gram += _gram(x)
+            sums += x.sum(axis=1, dtype=np.float64)
+        mean = sums / n_pix
         with np.errstate(divide="ignore", invalid="ignore"):
             c = gram / n_pix / np.outer(mean, mean)
         c[~valid] = np.nan
