@@ -243,7 +243,7 @@ def pair_feed(
     scaled = scale_of.size > 0
     plan = _frame_plan(t_base, cs, ce, bad_cum, has_bad, nb, n_pair, up_level)
     fvalid, kmin, kmax, up_row, cls_of, rep = plan
-    H = np.zeros((G.shape[1], max(rep.size, 1), nb << top))
+    H = np.zeros((G.shape[1], max(rep.size, 1), reach))  # products by class and gap
     cursor = np.empty(n_new, np.int64)
     for f in range(n_new):
         a = indptr[f]

@@ -500,7 +500,6 @@ class MultiTauCorrelator:
         # ROIs are skipped by the one thread whose pixel range they fall in.
         values = _kernel_values(events.values)
         integer = events.values.dtype.kind in "uib" and self._scale is None
-        scale_of = order.scale_of
         if self._bad_cum.size < ce + 1:  # grown by doubling: a long series is not copied per chunk
             grown = np.zeros(max(ce + 1, 2 * self._bad_cum.size), np.int64)
             grown[: cs + 1] = self._bad_cum[: cs + 1]
@@ -509,7 +508,7 @@ class MultiTauCorrelator:
         bad_cum = self._bad_cum
         self._run(
             lambda share: share.feed(
-                events.indptr, events.indices, values, cs, ce, bad_cum, order.col_of, scale_of, integer
+                events.indptr, events.indices, values, cs, ce, bad_cum, order.col_of, order.scale_of, integer
             ),
             pool,
         )
