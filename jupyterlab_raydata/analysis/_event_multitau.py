@@ -4,7 +4,7 @@ Public entry points live in :mod:`jupyterlab_raydata.analysis.correlation`.
 :class:`EventShare` (one thread's pixels) computes the first levels from photon
 pairs (:mod:`._event_pairs`) and hands the rows of the next level to the engine
 above: :class:`UnionShare` (event levels from re-binned rows, described here)
-when further levels are sparse enough, else the dense engine of :mod:`._multitau`.
+when further levels are sparse enough, else the dense levels of :mod:`._dense_levels`.
 
 Re-binned event levels (:class:`UnionShare`). A
 multi-tau level ``k`` holds rows (sums of ``2^k`` frames) and accumulates, for
@@ -19,8 +19,8 @@ proportional to its events, in place of its pixels.
 
 Summed over ``2^k`` frames, rows fill up with photons: a coarse level is cheaper
 dense. The correlator therefore runs event levels ``0 .. K-1`` and hands the rows
-of level ``K`` (dense, label after label) to the dense engine of
-:mod:`._multitau`, where ``K`` is the first level whose measured occupancy passes
+of level ``K`` (dense, label after label) to the dense levels of
+:mod:`._dense_levels`, where ``K`` is the first level whose measured occupancy passes
 :data:`~jupyterlab_raydata.analysis.correlation.EVENT_OCCUPANCY_LIMIT`
 (:func:`plan_event_levels`).
 
@@ -40,45 +40,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._multitau import GroupCorrelator
+from ._dense_levels import DenseLevels
+from ._level_rows import normalise, row_plan
 
 # Columns per tile: a tile's ring buffers at every event level stay in a core's
 # L2 cache while all frames of a chunk pass through it.
 TILE = 2048
-
-
-@njit(nogil=True, cache=True)
-def _row_plan(n_frames, frame_valid, nb, n_plan, n_rows, row_valid):
-    """Which rows every level gets from this chunk, and whether each is valid.
-
-    Level 0 gets one row per frame; a row of level ``k + 1`` forms whenever level
-    ``k`` completes a pair (at an odd row index), valid if both rows are. Returns
-    ``(rows per level, validity (levels, n_frames))``; level ``n_plan - 1`` may be
-    the dense level above the event levels.
-    """
-    counts = np.zeros(n_plan, np.int64)
-    valid = np.zeros((n_plan, max(n_frames, 1)), np.bool_)
-    total = np.zeros(n_plan, np.int64)
-    latest = np.zeros(n_plan, np.bool_)  # validity of each level's latest row
-    for k in range(n_rows.size):
-        total[k] = n_rows[k]
-        if n_rows[k] > 0:
-            latest[k] = row_valid[k, (n_rows[k] - 1) % nb]
-    for f in range(n_frames):
-        v = frame_valid[f]
-        k = 0
-        while True:
-            r = total[k]
-            valid[k, counts[k]] = v
-            counts[k] += 1
-            total[k] += 1
-            before = latest[k]
-            latest[k] = v
-            if r % 2 == 0 or k + 1 >= n_plan:
-                break
-            v = before and v
-            k += 1
-    return counts, valid
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -192,7 +159,7 @@ def feed_events(
             if pixels[e] <= pixels[e - 1]:
                 return -1
     n_plan = n_levels + (1 if pair_top else 0)
-    counts, plan_valid = _row_plan(n_frames, frame_valid, nb, n_plan, n_rows, row_valid)
+    counts, plan_valid = row_plan(n_frames, frame_valid, nb, n_plan, n_rows, row_valid)
     n_lab = G.shape[1]
     half = nb // 2
     sums0 = np.zeros((max(n_frames, 1), n_lab))
@@ -223,7 +190,7 @@ def feed_events(
                         continue
                     c -= col0
                     lb = lab[c]
-                    _put(ring, last, G, 0, c, lb, r, slots[0], x, nb, 0)
+                    _put(ring, last, G, 0, c, lb, r, slots[0], x, nb, half)
                     cur[0, n] = c
                     n += 1
                     sums0[f, lb] += x
@@ -273,46 +240,9 @@ def feed_events(
                 cur_n[k + 1] = n
                 k += 1
                 r = r_up
-    _normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsum, past, future, count)
+    state = n_rows, row_valid, rowsum, past, future, count
+    normalise(counts, plan_valid, sums0, nb, n_levels, *state, half)
     return counts[n_levels] if pair_top else 0
-
-
-@njit(nogil=True, cache=True)
-def _normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsum, past, future, count):
-    """Pair counts and mean-intensity sums of the chunk's rows, level by level.
-
-    A row's per-label sum is its events' sum at level 0 and, above, the sum of
-    its pair's sums (as the dense engine adds them); lag ``i`` pairs row ``r``
-    with row ``r - i`` when both are valid.
-    """
-    n_lab = rowsum.shape[2]
-    sums = sums0
-    for k in range(n_levels):
-        lo = 0 if k == 0 else nb // 2
-        up = np.zeros((max(counts[k] // 2 + 1, 1), n_lab))
-        n_up = 0
-        for j in range(counts[k]):
-            r = n_rows[k] + j
-            s = r % nb
-            v = plan_valid[k, j]
-            row_valid[k, s] = v
-            for lb in range(n_lab):
-                rowsum[k, s, lb] = sums[j, lb] if v else 0.0
-            if v:
-                for i in range(lo, min(nb, r + 1)):
-                    sp = (r - i) % nb
-                    if row_valid[k, sp]:
-                        count[k, i] += 1
-                        for lb in range(n_lab):
-                            past[k, lb, i] += rowsum[k, sp, lb]
-                            future[k, lb, i] += rowsum[k, s, lb]
-            if r % 2 == 1:
-                sp = (r - 1) % nb
-                for lb in range(n_lab):
-                    up[n_up, lb] = rowsum[k, sp, lb] + rowsum[k, s, lb]
-                n_up += 1
-        n_rows[k] += counts[k]
-        sums = up
 
 
 @njit(nogil=True, cache=True)
@@ -369,7 +299,9 @@ class UnionShare:
     """Event levels from re-binned rows: one thread's share of the pixels (a contiguous range).
 
     :class:`EventShare` uses it for event levels above its pair levels, fed with
-    the rows of the first of them as events.
+    the rows of the first of them as events. Never the correlator's first level:
+    every level's lags start at ``num_bufs/2``. Levels above ``event_levels`` go
+    to :class:`~._dense_levels.DenseLevels`.
 
     Parameters
     ----------
@@ -402,7 +334,7 @@ class UnionShare:
         if event_levels is not None and (num_levels is None or event_levels < num_levels):
             widths = np.bincount(self.lab, minlength=self.labels.size)
             rest = None if num_levels is None else num_levels - event_levels
-            self.dense = GroupCorrelator(widths, num_bufs, rest)
+            self.dense = DenseLevels(widths, num_bufs, rest)
         self.frames_seen = 0
         self.state = self._allocate(0)
 
@@ -463,27 +395,16 @@ class UnionShare:
         if n_out:
             self.dense.update(out[:n_out], out_valid[:n_out])
 
-    def flush(self) -> None:
-        """Correlate the dense part's waiting rows."""
-        if self.dense is not None:
-            self.dense.flush()
-
     def accumulators(self):
         """Yield ``(lags in frames, G, past, future, count)`` per level, arrays ``(lags, labels)``."""
         G, past, future, count = self.state[-4:]
         half = self.nb // 2
         for k in range(G.shape[0]):
-            lo = 0 if k == 0 else half
-            lags = np.arange(lo, self.nb)
-            yield lags * 2**k, G[k, :, lo:].T, past[k, :, lo:].T, future[k, :, lo:].T, count[k, lo:]
-        if self.dense is None:
-            return
-        base = self.event_levels
-        for j, (lags, g, p, f, c) in enumerate(self.dense.accumulators()):
-            # The dense part's first level computes lags from 0 (its exactness check
-            # needs lag 0); only lags of half a buffer and more belong to level `base`.
-            keep = slice(None) if (j or base == 0) else slice(half, None)
-            yield lags[keep] * 2**base, g[keep], p[keep], f[keep], c[keep]
+            lags = np.arange(half, self.nb) * 2**k
+            yield lags, G[k, :, half:].T, past[k, :, half:].T, future[k, :, half:].T, count[k, half:]
+        if self.dense is not None:
+            for lags, *sums in self.dense.accumulators():
+                yield lags * 2**self.event_levels, *sums
 
 
 #: Most rows of the level above the pair levels completed per call of the pair
@@ -496,7 +417,7 @@ class EventShare:
 
     Levels ``0 .. pair_levels-1`` come from photon pairs (:mod:`._event_pairs`);
     rows of the next level go to the engine above: :class:`UnionShare` for further
-    event levels, else the dense engine. Between calls the share keeps the photons
+    event levels, else :class:`~._dense_levels.DenseLevels`. Between calls the share keeps the photons
     its pairs still reach back to.
 
     Parameters
@@ -551,7 +472,7 @@ class EventShare:
                 self.upper_events = True
                 self.upper_col_of = np.arange(self.n_cols, dtype=np.int32)
             else:
-                self.upper = GroupCorrelator(np.bincount(self.lab, minlength=n_lab), nb, rest)
+                self.upper = DenseLevels(np.bincount(self.lab, minlength=n_lab), nb, rest)
 
     def feed(self, indptr, pixels, values, cs, ce, bad_cum, col_of, scale_of, integer: bool) -> None:
         """Correlate frames ``[cs, ce)`` (events as for ``pair_feed``).
@@ -571,7 +492,7 @@ class EventShare:
         nb, n_pair = self.nb, self.n_pair
         up_level = n_pair if self.upper is not None else -1
         rows = (ce >> n_pair) - (cs >> n_pair) if self.upper is not None else 0
-        # Integers where they fit (the dense engine's float32 path), else float64.
+        # Integers where they fit (half the bytes to write and read), else float64.
         top = float(values[indptr[0] : indptr[-1]].max(initial=0)) * 2**n_pair
         dtype = np.int32 if integer and top < 2**31 else np.float64
         if self._up is None or self._up.shape[0] < rows or self._up.dtype != dtype:
@@ -586,10 +507,10 @@ class EventShare:
         )  # fmt: skip
         frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
         n_plan = n_pair + (1 if self.upper is not None else 0)
-        counts, plan_valid = _row_plan(ce - cs, frame_valid, nb, n_plan, self.n_rows, self.row_valid)
-        _normalise(
+        counts, plan_valid = row_plan(ce - cs, frame_valid, nb, n_plan, self.n_rows, self.row_valid)
+        normalise(
             counts, plan_valid, sums0, nb, n_pair, self.n_rows, self.row_valid, self.rowsum,
-            self.past, self.future, self.count,
+            self.past, self.future, self.count, 0,
         )  # fmt: skip
         if not rows:
             return
@@ -604,9 +525,7 @@ class EventShare:
             self.upper.update(up, up_valid)
 
     def flush(self) -> None:
-        """Correlate the waiting rows of the engine above."""
-        if self.upper is not None:
-            self.upper.flush()
+        """Nothing waits here: every row is correlated as it completes."""
 
     def accumulators(self):
         """Yield ``(lags in frames, G, past, future, count)`` per level, arrays ``(lags, labels)``."""
@@ -621,10 +540,6 @@ class EventShare:
                 self.future[k, :, lo:].T,
                 self.count[k, lo:],
             )
-        if self.upper is None:
-            return
-        for j, (lags, g, p, f, c) in enumerate(self.upper.accumulators()):
-            # The engine above computes its first level's lags from 0; only lags of
-            # half a buffer and more belong to level `n_pair`.
-            keep = slice(half, None) if j == 0 else slice(None)
-            yield lags[keep] * 2**self.n_pair, g[keep], p[keep], f[keep], c[keep]
+        if self.upper is not None:
+            for lags, *sums in self.upper.accumulators():
+                yield lags * 2**self.n_pair, *sums
