@@ -21,7 +21,8 @@ vectorised, which reorders them) and equal the other engines' bit for bit. With
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.typed import List
 
 from ._level_rows import normalise, row_plan
 
@@ -51,7 +52,7 @@ def feed_rows(rows, plan_valid, cuts, seg_lab, tile_seg, nb, n_levels, n_rows, r
         Levels in use (rows of the top level do not pair up further).
     n_rows : int array
         Rows each level held before this call.
-    ring : float64 array ``(levels, nb, columns)``
+    ring : list of float64 arrays ``(nb, columns)``
         Each level's last ``nb`` rows.
     G : float64 array ``(levels, labels, nb)``
         Lag products, added to.
@@ -68,10 +69,12 @@ def feed_rows(rows, plan_valid, cuts, seg_lab, tile_seg, nb, n_levels, n_rows, r
             while True:
                 valid = plan_valid[k, local[k]]
                 local[k] += 1
-                row = ring[k, r % nb]
+                level = ring[k]
+                row = level[r % nb]
                 if k:
                     # Level k's row r sums level k - 1's rows 2r and 2r + 1.
-                    first, second = ring[k - 1, (2 * r) % nb], ring[k - 1, (2 * r + 1) % nb]
+                    below = ring[k - 1]
+                    first, second = below[(2 * r) % nb], below[(2 * r + 1) % nb]
                 else:
                     first = second = row
                 for g in range(tile_seg[t], tile_seg[t + 1]):
@@ -94,7 +97,7 @@ def feed_rows(rows, plan_valid, cuts, seg_lab, tile_seg, nb, n_levels, n_rows, r
                         for c in range(b - a):
                             x[c] = u[c] + v[c]
                     for i in range(half, nb):
-                        y = ring[k, (r - i) % nb, a:b]
+                        y = level[(r - i) % nb, a:b]
                         acc = 0.0
                         for c in range(b - a):
                             acc += x[c] * y[c]
@@ -136,12 +139,14 @@ class DenseLevels:
         self.nb, self.num_levels = num_bufs, num_levels
         self.cuts, self.seg_lab, self.tile_seg = _segments(widths, self.n_cols)
         self.rows_seen = 0
+        # Each level's last nb rows (row r in slot r % nb): one array per level,
+        # so a new level neither copies nor touches the memory of the others.
+        self.ring = List.empty_list(types.float64[:, ::1])
         self.state = self._allocate(0)
 
     def _allocate(self, n_levels: int) -> tuple:
         nb, n_lab = self.nb, self.n_labels
         return (
-            np.zeros((n_levels, nb, self.n_cols)),  # ring: a level's last nb rows, row r in slot r % nb
             np.zeros(n_levels, np.int64),  # n_rows
             np.zeros((n_levels, nb), np.bool_),  # row_valid: of the last nb rows
             np.zeros((n_levels, nb, n_lab)),  # rowsum: of the last nb rows, per label
@@ -156,13 +161,14 @@ class DenseLevels:
         n_levels = self.rows_seen.bit_length()
         if self.num_levels is not None:
             n_levels = min(n_levels, self.num_levels)
+        while len(self.ring) < n_levels:
+            self.ring.append(np.zeros((self.nb, self.n_cols)))
         old = self.state
-        if n_levels <= old[0].shape[0]:
-            return
-        new = self._allocate(n_levels)
-        for a, b in zip(old, new, strict=True):
-            b[: a.shape[0]] = a
-        self.state = new
+        if n_levels > old[0].shape[0]:
+            new = self._allocate(n_levels)
+            for a, b in zip(old, new, strict=True):
+                b[: a.shape[0]] = a
+            self.state = new
 
     def update(self, rows: np.ndarray, valid: np.ndarray) -> None:
         """Correlate the next rows of the first level (``(n, columns)``; ``valid`` flags the good ones)."""
@@ -171,12 +177,12 @@ class DenseLevels:
             return
         self.rows_seen += n
         self._grow()
-        ring, n_rows, row_valid, rowsum, G, past, future, count = self.state
-        n_levels = ring.shape[0]
+        n_rows, row_valid, rowsum, G, past, future, count = self.state
+        n_levels = n_rows.size
         counts, plan_valid = row_plan(n, valid, self.nb, n_levels, n_rows, row_valid)
         sums0 = np.zeros((n, self.n_labels))
         segments = self.cuts, self.seg_lab, self.tile_seg
-        feed_rows(rows, plan_valid, *segments, self.nb, n_levels, n_rows, ring, G, sums0)
+        feed_rows(rows, plan_valid, *segments, self.nb, n_levels, n_rows, self.ring, G, sums0)
         normalise(
             counts, plan_valid, sums0, self.nb, n_levels, n_rows, row_valid, rowsum, past, future, count,
             self.nb // 2,
@@ -184,7 +190,7 @@ class DenseLevels:
 
     def accumulators(self):
         """Yield ``(lags in rows, G, past, future, count)`` per level, arrays ``(lags, labels)``."""
-        _, _, _, _, G, past, future, count = self.state
+        _, _, _, G, past, future, count = self.state
         half = self.nb // 2
         for k in range(G.shape[0]):
             lags = np.arange(half, self.nb) * 2**k
