@@ -450,13 +450,15 @@ class EventShare:
         self.rowsum = np.zeros((n_pair, nb, n_lab))
         self.G, self.past, self.future = (np.zeros((n_pair, n_lab, nb)) for _ in range(3))
         self.count = np.zeros((n_pair, nb), np.int64)
-        # Photons the pairs of the next call reach back to (see pair_feed), none yet.
+        # Photons the pairs of the next call reach back to (see pair_feed), none
+        # yet, and buffers for those the next call keeps: calls alternate them.
         self.kept = (
             np.zeros(0, np.int64),
             np.zeros(0),
             np.zeros(0, np.int32),
             np.zeros(tile_cols.size, np.int64),
         )
+        self.spare = self.kept[:3]
         # Rows of level n_pair for the engine above list label after label: a column's place there.
         order = np.argsort(self.lab, kind="stable")
         self.up_col = np.empty(self.n_cols, np.int64)
@@ -500,11 +502,13 @@ class EventShare:
         up = self._up[:rows]
         up.fill(0)
         sums0 = np.zeros((ce - cs, self.labels.size))
+        previous = self.kept
         self.kept = pair_feed(
             indptr, pixels, values, cs, bad_cum, bool(bad_cum[ce] > 0), self.tile_pixels, self.tile_cols,
             col_of, scale_of, self.col0, self.lab, nb, n_pair, up_level, self.G, sums0, up, self.up_col,
-            *self.kept,
+            *previous, *self.spare,
         )  # fmt: skip
+        self.spare = previous[:3]
         frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
         n_plan = n_pair + (1 if self.upper is not None else 0)
         counts, plan_valid = row_plan(ce - cs, frame_valid, nb, n_plan, self.n_rows, self.row_valid)

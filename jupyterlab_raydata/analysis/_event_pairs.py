@@ -187,6 +187,9 @@ def pair_feed(
     kept_x,
     kept_c,
     kept_off,
+    out_t,
+    out_x,
+    out_c,
 ):
     """Lag products of pair levels ``0 .. n_pair-1`` for the rows completed by frames ``[cs, ce)``.
 
@@ -226,11 +229,15 @@ def pair_feed(
     kept_t, kept_x, kept_c, kept_off
         Photons kept by the previous call (frame, scaled value, column in its
         tile), tile after tile (``kept_off``), each tile's sorted by column.
+    out_t, out_x, out_c
+        Buffers for the photons this call keeps, used if large enough (memory
+        not touched before costs more than the writes themselves).
 
     Returns
     -------
     tuple
-        The photons to keep for the next call, as ``kept_t, kept_x, kept_c, kept_off``.
+        The photons to keep for the next call, as ``kept_t, kept_x, kept_c,
+        kept_off``: the buffers ``out_*`` (or larger ones) and their offsets.
     """
     n_new = indptr.size - 1
     ce = cs + n_new
@@ -257,9 +264,11 @@ def pair_feed(
     s_f = np.empty(cap, np.int64)
     s_x = np.empty(cap)
     start = np.empty(np.max(np.diff(tile_cols)) + 1, np.int64)
-    out_t = np.empty(keep_cap, np.int64)
-    out_x = np.empty(keep_cap)
-    out_c = np.empty(keep_cap, np.int32)
+    if out_t.size < keep_cap:
+        grown = keep_cap + keep_cap // 4
+        out_t = np.empty(grown, np.int64)
+        out_x = np.empty(grown)
+        out_c = np.empty(grown, np.int32)
     out_off = np.zeros(n_tiles + 1, np.int64)
     n_keep = 0
     for tile in range(n_tiles):
@@ -346,12 +355,11 @@ def pair_feed(
                         _add_pair(G, lb, x1 * s_x[j], t1, t_base + s_f[j], k0, k1, nb, bad_cum, True)
                         j -= 1
                     continue
-                h = H[lb, cl]
                 while j >= a:
                     gap = f1 - s_f[j]
                     if gap >= window:
                         break
-                    h[gap] += x1 * s_x[j]
+                    H[lb, cl, gap] += x1 * s_x[j]
                     j -= 1
             G[0, lb, 0] += squares
             a = z
@@ -364,7 +372,7 @@ def pair_feed(
             for lb in range(H.shape[0]):
                 if H[lb, cl, gap] != 0.0:
                     _add_pair(G, lb, H[lb, cl, gap], t1, t1 - gap, kmin[f1], kmax[f1], nb, bad_cum, False)
-    return out_t[:n_keep], out_x[:n_keep], out_c[:n_keep], out_off
+    return out_t, out_x, out_c, out_off
 
 
 def pair_levels(occupancy: float, num_bufs: int, limit: float) -> int:

@@ -66,6 +66,7 @@ the two-time map their rows and columns are NaN.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -493,7 +494,11 @@ class MultiTauCorrelator:
         cs = self.frames_seen
         valid = self._next_valid(len(events), bad_frames)
         ce = self.frames_seen
-        if not check_ascending(events.indptr, events.indices):
+        # Checked before any share changes, each thread a range of the frames.
+        cuts = np.linspace(0, len(events), self.workers + 1).round().astype(np.intp)
+        ranges = [events.indptr[a : b + 1] for a, b in itertools.pairwise(cuts)]
+        check = functools.partial(check_ascending, pixels=events.indices)
+        if not all(pool.map(check, ranges) if pool is not None else map(check, ranges)):
             raise ValueError("photon events must have strictly ascending pixel indices within a frame")
         order = self._pixel_order()
         # Values as recorded (the kernel multiplies 1/norm in); photons outside the
