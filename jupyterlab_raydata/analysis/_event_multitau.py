@@ -332,9 +332,8 @@ class UnionShare:
         self.perm[order] = np.arange(self.n_cols)
         self.dense = None
         if event_levels is not None and (num_levels is None or event_levels < num_levels):
-            widths = np.bincount(self.lab, minlength=self.labels.size)
             rest = None if num_levels is None else num_levels - event_levels
-            self.dense = DenseLevels(widths, num_bufs, rest)
+            self.dense = DenseLevels(self.lab[order], self.tile_cols, num_bufs, rest)
         self.frames_seen = 0
         self.state = self._allocate(0)
 
@@ -408,7 +407,8 @@ class UnionShare:
 
 
 #: Most rows of the level above the pair levels completed per call of the pair
-#: kernel (a chunk of frames is cut to fit): they are dense rows of all the pixels.
+#: kernel (a chunk of frames is cut to fit): the kernel holds them for a tile of
+#: pixels in cache, or for all the pixels when event levels come next.
 UP_ROWS = 16
 
 
@@ -459,13 +459,13 @@ class EventShare:
             np.zeros(tile_cols.size, np.int64),
         )
         self.spare = self.kept[:3]
-        # Rows of level n_pair for the engine above list label after label: a column's place there.
-        order = np.argsort(self.lab, kind="stable")
+        # Rows of level n_pair for the engine above list each tile's columns label
+        # after label: a column's place there (the pair kernel hands them over tile by tile).
+        order = np.lexsort((self.lab, np.repeat(np.arange(tile_cols.size - 1), np.diff(tile_cols))))
         self.up_col = np.empty(self.n_cols, np.int64)
         self.up_col[order] = np.arange(self.n_cols)
         self.upper = None
         self.upper_events = False
-        self._up = None  # rows for the engine above, reused
         if num_levels is None or num_levels > n_pair:
             rest = None if num_levels is None else num_levels - n_pair
             if event_levels is None or event_levels > n_pair:
@@ -474,13 +474,13 @@ class EventShare:
                 self.upper_events = True
                 self.upper_col_of = np.arange(self.n_cols, dtype=np.int32)
             else:
-                self.upper = DenseLevels(np.bincount(self.lab, minlength=n_lab), nb, rest)
+                self.upper = DenseLevels(self.lab[order], self.tile_cols, nb, rest)
 
     def feed(self, indptr, pixels, values, cs, ce, bad_cum, col_of, scale_of, integer: bool) -> None:
         """Correlate frames ``[cs, ce)`` (events as for ``pair_feed``).
 
         Frames go in pieces that complete at most :data:`UP_ROWS` rows for the
-        engine above, so its rows take little memory.
+        engine above, so its rows stay small.
         """
         step = UP_ROWS << self.n_pair if self.upper is not None else ce - cs
         for s0 in range(cs, ce, max(step, 1)):
@@ -494,39 +494,33 @@ class EventShare:
         nb, n_pair = self.nb, self.n_pair
         up_level = n_pair if self.upper is not None else -1
         rows = (ce >> n_pair) - (cs >> n_pair) if self.upper is not None else 0
-        # Integers where they fit (half the bytes to write and read), else float64.
-        top = float(values[indptr[0] : indptr[-1]].max(initial=0)) * 2**n_pair
-        dtype = np.int32 if integer and top < 2**31 else np.float64
-        if self._up is None or self._up.shape[0] < rows or self._up.dtype != dtype:
-            self._up = np.empty((max(rows, UP_ROWS + 1), self.n_cols), dtype)
-        up = self._up[:rows]
-        up.fill(0)
+        frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
+        n_plan = n_pair + (1 if self.upper is not None else 0)
+        counts, plan_valid = row_plan(ce - cs, frame_valid, nb, n_plan, self.n_rows, self.row_valid)
+        up_valid = plan_valid[n_pair, :rows].copy() if rows else None
+        # Rows above go tile by tile to the dense levels, or whole to the event levels.
+        fused = rows > 0 and not self.upper_events
+        dense = self.upper.begin(up_valid) if fused else None
+        up = np.empty((0 if fused else rows, self.n_cols))
         sums0 = np.zeros((ce - cs, self.labels.size))
         previous = self.kept
         self.kept = pair_feed(
             indptr, pixels, values, cs, bad_cum, bool(bad_cum[ce] > 0), self.tile_pixels, self.tile_cols,
             col_of, scale_of, self.col0, self.lab, nb, n_pair, up_level, self.G, sums0, up, self.up_col,
-            *previous, *self.spare,
+            dense, *previous, *self.spare,
         )  # fmt: skip
         self.spare = previous[:3]
-        frame_valid = bad_cum[cs + 1 : ce + 1] == bad_cum[cs:ce]
-        n_plan = n_pair + (1 if self.upper is not None else 0)
-        counts, plan_valid = row_plan(ce - cs, frame_valid, nb, n_plan, self.n_rows, self.row_valid)
         normalise(
             counts, plan_valid, sums0, nb, n_pair, self.n_rows, self.row_valid, self.rowsum,
             self.past, self.future, self.count, 0,
         )  # fmt: skip
-        if not rows:
-            return
-        up_valid = plan_valid[n_pair, :rows].copy()
-        if self.upper_events:
+        if fused:
+            self.upper.end()
+        elif rows:
             r, c = np.nonzero(up)
             indptr_up = np.zeros(rows + 1, np.int64)
             np.cumsum(np.bincount(r, minlength=rows), out=indptr_up[1:])
-            values_up = up[r, c].astype(np.float64)
-            self.upper.feed(indptr_up, c.astype(np.int32), values_up, up_valid, self.upper_col_of, integer)
-        else:
-            self.upper.update(up, up_valid)
+            self.upper.feed(indptr_up, c.astype(np.int32), up[r, c], up_valid, self.upper_col_of, integer)
 
     def flush(self) -> None:
         """Nothing waits here: every row is correlated as it completes."""

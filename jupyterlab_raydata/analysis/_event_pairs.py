@@ -38,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._dense_levels import feed_tile
+
 # Columns per tile: a tile's photons over the frames of a piece stay in a core's L2 cache.
 TILE = 1024
 
@@ -183,6 +185,7 @@ def pair_feed(
     sums0,
     up,
     up_col,
+    dense,
     kept_t,
     kept_x,
     kept_c,
@@ -223,9 +226,13 @@ def pair_feed(
         Lag products, added to.
     sums0 : float64 array ``(ce - cs, labels)``
         Per label, the counts of each new frame (bad frames: zero), added to.
-    up : array ``((ce >> up) - (cs >> up), columns)``
-        Level ``up_level``'s rows completed in this call, added to (zeroed by
-        the caller; bad rows stay zero); column ``c`` of the share is ``up_col[c]``.
+    up : float64 array ``((ce >> up) - (cs >> up), columns)``
+        Level ``up_level``'s rows completed in this call, written tile by tile
+        (bad rows are zero) unless ``dense`` takes them; column ``c`` of the share
+        is ``up_col[c]``, a column of the same tile.
+    dense : tuple or None
+        The arguments of :func:`~._dense_levels.feed_tile` after its rows: each
+        tile's rows of level ``up_level`` go to the dense levels from the cache.
     kept_t, kept_x, kept_c, kept_off
         Photons kept by the previous call (frame, scaled value, column in its
         tile), tile after tile (``kept_off``), each tile's sorted by column.
@@ -264,6 +271,8 @@ def pair_feed(
     s_f = np.empty(cap, np.int64)
     s_x = np.empty(cap)
     start = np.empty(np.max(np.diff(tile_cols)) + 1, np.int64)
+    # The tile's rows of level up_level, summed where the tile's photons are.
+    up_tile = np.empty(((ce >> up_level) - (cs >> up_level) if up_level >= 0 else 0, start.size))
     if out_t.size < keep_cap:
         grown = keep_cap + keep_cap // 4
         out_t = np.empty(grown, np.int64)
@@ -276,6 +285,7 @@ def pair_feed(
         width = tile_cols[tile + 1] - tc0
         base = col0 + tc0
         start[: width + 1] = 0
+        up_tile[:, :width] = 0.0
         # The tile's photons: those kept (older), then the piece's, frame by frame.
         n = 0
         for i in range(kept_off[tile], kept_off[tile + 1]):
@@ -327,7 +337,7 @@ def pair_feed(
             z = start[c]
             col = tc0 + c
             lb = lab[col]
-            uc = up_col[col]
+            uc = up_col[col] - tc0
             squares = 0.0  # lag 0 at level 0, of the new frames (a photon's pair with itself)
             for i in range(a, z):
                 f1 = s_f[i]
@@ -337,7 +347,7 @@ def pair_feed(
                     squares += x1 * x1
                 row = up_row[f1]
                 if row >= 0:
-                    up[row, uc] += x1
+                    up_tile[row, uc] += x1
                 if f1 >= keep_from:
                     out_t[n_keep] = t_base + f1
                     out_x[n_keep] = x1
@@ -364,6 +374,10 @@ def pair_feed(
             G[0, lb, 0] += squares
             a = z
         out_off[tile + 1] = n_keep
+        if dense is None:
+            up[:, tc0 : tc0 + width] = up_tile[:, :width]
+        else:
+            feed_tile(tile, up_tile, tc0, *dense)
     # Each class's products by gap, to their levels and lags.
     for cl in range(rep.size):
         f1 = rep[cl]
