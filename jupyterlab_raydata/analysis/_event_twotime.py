@@ -109,3 +109,23 @@ def mirror(out, mine):
                 for i in range(i0, min(i0 + block, n)):
                     for j in range(j0, min(j0 + block, i)):
                         m[j, i] = m[i, j]
+
+
+@njit(nogil=True, cache=True)
+def fill_columns(indptr, pixels, values, column, c0, c1, p_lo, p_hi, out):
+    """Counts of columns ``c0 .. c1 - 1`` in every frame, from its photons, for the dense path.
+
+    ``column[p]`` is pixel ``p``'s column (-1: in no ROI); the columns' pixels lie
+    in ``p_lo .. p_hi``, so a frame's photons there are found by bisection.
+    ``out[t, c - c0]`` receives frame ``t``'s count at column ``c`` (zeroed by the
+    caller).
+    """
+    width = c1 - c0
+    for t in range(indptr.size - 1):
+        a, b = indptr[t], indptr[t + 1]
+        e = a + np.searchsorted(pixels[a:b], p_lo)
+        while e < b and pixels[e] <= p_hi:
+            c = column[pixels[e]] - c0
+            if 0 <= c < width:
+                out[t, c] = values[e]
+            e += 1

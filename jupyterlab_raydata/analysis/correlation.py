@@ -702,23 +702,28 @@ def _selected_flags(selection: PixelSelection) -> np.ndarray:
 
 
 def _two_time_dense(stream, selection, scale, bad_frames, threads, dtype) -> np.ndarray:
-    blocks = []
+    # Frames are held as they come, ROI pixels of dense input or photons of events:
+    # events are expanded only a block of columns at a time, so memory follows the photons.
+    pieces, n_t = [], 0
     for _, dense, events in stream:
-        if dense is not None:
-            blocks.append(selection.gather(dense))
-        else:
-            blocks.extend(x for _, x in events.gather_pixels(selection))
-    n_t = sum(b.shape[0] for b in blocks)
+        piece = selection.gather(dense) if dense is not None else events
+        pieces.append((n_t, piece))
+        n_t += len(piece)
+    scaled = scale is not None
+    work = np.result_type(
+        np.float32, *(work_dtype(p if isinstance(p, np.ndarray) else p.values, scaled) for _, p in pieces)
+    )
+    column = np.full(selection.shape[0] * selection.shape[1], -1, np.int64)
+    column[selection.index] = np.arange(selection.index.size)
     valid = valid_frames(bad_frames, 0, n_t)
     out = np.empty((selection.n_labels, n_t, n_t), dtype)
     for j, (cols, n_pix) in enumerate(zip(selection.label_slices(), selection.n_pixels, strict=True)):
         gram, sums = np.zeros((n_t, n_t)), np.zeros(n_t)
-        # An ROI's columns a block at a time: only a block is ever copied to float.
+        # An ROI's columns a block at a time: only a block is ever in float.
         for c0 in range(cols.start, cols.stop, GRAM_COLUMNS):
             part = slice(c0, min(c0 + GRAM_COLUMNS, cols.stop))
-            x = np.concatenate([b[:, part] for b in blocks])
-            x = x.astype(work_dtype(x, scale is not None))
-            if scale is not None:
+            x = _roi_columns(pieces, selection, column, part, n_t, work)
+            if scaled:
                 x *= scale[part]
             x[~valid] = 0
             with limit_blas(threads):
@@ -731,6 +736,25 @@ def _two_time_dense(stream, selection, scale, bad_frames, threads, dtype) -> np.
         c[:, ~valid] = np.nan
         out[j] = c
     return out
+
+
+def _roi_columns(pieces, selection, column, part: slice, n_t: int, dtype) -> np.ndarray:
+    """Columns ``part`` of the selected pixels over all frames, ``(n_t, width)`` in ``dtype``."""
+    from ._event_twotime import fill_columns
+
+    x = np.empty((n_t, part.stop - part.start), dtype)
+    pixels = selection.index[part]
+    for t0, piece in pieces:
+        rows = x[t0 : t0 + len(piece)]
+        if isinstance(piece, np.ndarray):
+            rows[...] = piece[:, part]
+        else:
+            rows[...] = 0
+            fill_columns(
+                piece.indptr, piece.indices, _kernel_values(piece.values), column, part.start, part.stop,
+                int(pixels.min()), int(pixels.max()), rows,
+            )  # fmt: skip
+    return x
 
 
 def _two_time_events(stream, selection, scale, bad_frames, threads, dtype) -> np.ndarray:

@@ -134,17 +134,19 @@ def test_two_time_events_equal_dense(data):
 
 
 def test_two_time_dense_in_column_blocks(data, monkeypatch):
-    """Dense two-time multiplies an ROI's pixels a block at a time: the map of photon pairs, to the bit."""
+    """Dense two-time takes an ROI's pixels a block at a time, from frames or photons: the pair map."""
     frames, labels = data
     norm = np.linspace(0.5, 2.0, labels.size).reshape(labels.shape)
     monkeypatch.setattr(correlation, "GRAM_COLUMNS", 7)  # ROIs of 30 to 230 pixels
+    photons = compress.compress_frames(frames[:60]).frames
     for n in (None, norm):
-        blocked = correlation.two_time(frames[:60], labels, [4], method="dense", norm=n)
         events = correlation.two_time(frames[:60], labels, [4], method="events", norm=n)
-        if n is None:
-            np.testing.assert_array_equal(blocked, events)
-        else:
-            np.testing.assert_allclose(blocked, events, rtol=1e-6)  # float32 maps, sums in another order
+        for source in (frames[:60], photons):  # photons: each block filled from them, chunk by chunk
+            blocked = correlation.two_time(source, labels, [4], method="dense", norm=n, chunk_size=16)
+            if n is None:
+                np.testing.assert_array_equal(blocked, events)
+            else:
+                np.testing.assert_allclose(blocked, events, rtol=1e-6)  # float32 maps, sums in another order
 
 
 def test_photon_histograms_events_equal_dense(data):
