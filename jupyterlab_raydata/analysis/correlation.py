@@ -663,9 +663,11 @@ def two_time(
     Notes
     -----
     Memory: the result (``itemsize * n_labels * T**2`` bytes), plus the labelled
-    pixels of all frames in their native dtype (dense) or their photons (events,
-    about 24 bytes each); full frames are never all in memory. The dense path
-    computes each map as one matrix product, in float32 where that is exact.
+    pixels of all frames in their native dtype (dense path from frames) or their
+    photons (events, and the dense path from events, which expands a block of
+    :data:`GRAM_COLUMNS` columns at a time); full frames are never all in memory.
+    The dense path computes each map block by block as matrix products, in
+    float32 where that is exact.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
