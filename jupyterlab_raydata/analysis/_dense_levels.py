@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, types
 from numba.typed import List
 
-from ._level_rows import normalise, row_plan
+from ._level_rows import level_arrays, normalise, row_plan
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc", "nsz"})
@@ -135,7 +135,8 @@ class DenseLevels:
     ----------
     col_labels : array of int
         Label (index into the labels) of each column, in the order of the rows'
-        columns; within a tile, columns of one label should be contiguous.
+        columns. Each run of one label within a tile is a segment of the lag
+        sums, so labels listed together within a tile make the longest loops.
     tile_edges : array of int
         First column of each tile, then the number of columns.
     num_bufs : int
@@ -154,20 +155,8 @@ class DenseLevels:
         # Each level's last nb rows (row r in slot r % nb): one array per level,
         # so a new level neither copies nor touches the memory of the others.
         self.ring = List.empty_list(types.float64[:, ::1])
-        self.state = self._allocate(0)
+        self.state = level_arrays(0, num_bufs, self.n_labels)
         self._call = None  # a call's row counts, validity and label sums, from begin to end
-
-    def _allocate(self, n_levels: int) -> tuple:
-        nb, n_lab = self.nb, self.n_labels
-        return (
-            np.zeros(n_levels, np.int64),  # n_rows
-            np.zeros((n_levels, nb), np.bool_),  # row_valid: of the last nb rows
-            np.zeros((n_levels, nb, n_lab)),  # rowsum: of the last nb rows, per label
-            np.zeros((n_levels, n_lab, nb)),  # G
-            np.zeros((n_levels, n_lab, nb)),  # past
-            np.zeros((n_levels, n_lab, nb)),  # future
-            np.zeros((n_levels, nb), np.int64),  # count
-        )
 
     def _grow(self) -> None:
         """Add the levels the rows seen reach (level ``k`` needs ``2^k`` rows)."""
@@ -178,7 +167,7 @@ class DenseLevels:
             self.ring.append(np.zeros((self.nb, self.n_cols)))
         old = self.state
         if n_levels > old[0].shape[0]:
-            new = self._allocate(n_levels)
+            new = level_arrays(n_levels, self.nb, self.n_labels)
             for a, b in zip(old, new, strict=True):
                 b[: a.shape[0]] = a
             self.state = new
@@ -186,7 +175,7 @@ class DenseLevels:
     def begin(self, valid: np.ndarray) -> tuple:
         """Plan ``valid.size`` new rows of the first level (``valid`` flags the good ones).
 
-        Returns the arguments of :func:`feed_tile` that follow ``rows, offset``.
+        Returns the arguments of :func:`feed_tile` that follow ``t, rows, offset``.
         """
         n = valid.size
         self.rows_seen += n

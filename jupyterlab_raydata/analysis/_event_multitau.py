@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit
 
 from ._dense_levels import DenseLevels
-from ._level_rows import normalise, row_plan
+from ._level_rows import level_arrays, normalise, row_plan
 
 # Columns per tile: a tile's ring buffers at every event level stay in a core's
 # L2 cache while all frames of a chunk pass through it.
@@ -333,6 +333,7 @@ class UnionShare:
         self.dense = None
         if event_levels is not None and (num_levels is None or event_levels < num_levels):
             rest = None if num_levels is None else num_levels - event_levels
+            # Its rows list label after label, cut into tiles of TILE columns.
             self.dense = DenseLevels(self.lab[order], self.tile_cols, num_bufs, rest)
         self.frames_seen = 0
         self.state = self._allocate(0)
@@ -344,13 +345,7 @@ class UnionShare:
             np.full((n_levels, self.n_cols), -1, np.int32),  # last: row a column was last written in
             np.zeros((n_levels, self.n_cols), np.int32),  # pend_cols: a row waiting for its pair, per tile
             np.zeros((n_levels, self.n_tiles), np.int64),  # pend_n
-            np.zeros(n_levels, np.int64),  # n_rows
-            np.zeros((n_levels, nb), np.bool_),  # row_valid: of the last nb rows
-            np.zeros((n_levels, nb, n_lab)),  # rowsum: of the last nb rows, per label
-            np.zeros((n_levels, n_lab, nb)),  # G
-            np.zeros((n_levels, n_lab, nb)),  # past
-            np.zeros((n_levels, n_lab, nb)),  # future
-            np.zeros((n_levels, nb), np.int64),  # count
+            *level_arrays(n_levels, nb, n_lab),
         )
 
     def _levels_for(self, n_frames: int) -> int:
@@ -416,9 +411,9 @@ class EventShare:
     """One thread's share of the pixels (a contiguous range of them) for event multi-tau.
 
     Levels ``0 .. pair_levels-1`` come from photon pairs (:mod:`._event_pairs`);
-    rows of the next level go to the engine above: :class:`UnionShare` for further
-    event levels, else :class:`~._dense_levels.DenseLevels`. Between calls the share keeps the photons
-    its pairs still reach back to.
+    rows of the next level go to the engine above: :class:`UnionShare` for
+    further event levels, else :class:`~._dense_levels.DenseLevels`. Between
+    calls the share keeps the photons its pairs still reach back to.
 
     Parameters
     ----------
@@ -445,11 +440,8 @@ class EventShare:
                 n_pair = min(n_pair, cap)
         self.n_pair = n_pair
         n_lab, nb = self.labels.size, num_bufs
-        self.n_rows = np.zeros(n_pair, np.int64)
-        self.row_valid = np.zeros((n_pair, nb), np.bool_)
-        self.rowsum = np.zeros((n_pair, nb, n_lab))
-        self.G, self.past, self.future = (np.zeros((n_pair, n_lab, nb)) for _ in range(3))
-        self.count = np.zeros((n_pair, nb), np.int64)
+        levels = level_arrays(n_pair, nb, n_lab)
+        self.n_rows, self.row_valid, self.rowsum, self.G, self.past, self.future, self.count = levels
         # Photons the pairs of the next call reach back to (see pair_feed), none
         # yet, and buffers for those the next call keeps: calls alternate them.
         self.kept = (

@@ -81,3 +81,22 @@ def normalise(counts, plan_valid, sums0, nb, n_levels, n_rows, row_valid, rowsum
                 n_up += 1
         n_rows[k] += counts[k]
         sums = up
+
+
+def level_arrays(n_levels: int, nb: int, n_labels: int) -> tuple:
+    """Zeroed state of ``n_levels`` levels for :func:`row_plan` and :func:`normalise`, and their lag products.
+
+    Returns ``(n_rows, row_valid, rowsum, G, past, future, count)``: rows each level
+    has had, validity and per-label sums of its last ``nb`` rows (row ``r`` in slot
+    ``r % nb``), then per level, label and lag the lag products, the sums of the
+    earlier and of the later rows' means, and (per lag) the valid pairs.
+    """
+    return (
+        np.zeros(n_levels, np.int64),
+        np.zeros((n_levels, nb), np.bool_),
+        np.zeros((n_levels, nb, n_labels)),
+        np.zeros((n_levels, n_labels, nb)),
+        np.zeros((n_levels, n_labels, nb)),
+        np.zeros((n_levels, n_labels, nb)),
+        np.zeros((n_levels, nb), np.int64),
+    )
