@@ -404,7 +404,7 @@ class UnionShare:
 #: Most rows of the level above the pair levels completed per call of the pair
 #: kernel (a chunk of frames is cut to fit): the kernel holds them for a tile of
 #: pixels in cache, or for all the pixels when event levels come next.
-UP_ROWS = 16
+UP_ROWS = 32
 
 
 class EventShare:

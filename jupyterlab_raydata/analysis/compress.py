@@ -42,6 +42,11 @@ __all__ = [
 #: Frames per piece when a series is turned into events chunk by chunk.
 EVENT_CHUNK_FRAMES = 256
 
+#: Frames per piece of events already in memory: the pieces are views, so their
+#: length costs no memory, and longer pieces let the correlators re-read fewer of
+#: the photons they keep from one piece to the next.
+VIEW_CHUNK_FRAMES = 512
+
 
 @dataclass(frozen=True)
 class OccupancyStats:
@@ -188,9 +193,13 @@ class CompressedFrames:
         )
 
     def iter_event_chunks(self, chunk_size=None, start=0, stop=None, *, mask=None, threshold: float = 0):
-        """Events of consecutive frames, ``(t0, CompressedFrames)``, as :func:`iter_events`."""
+        """Events of consecutive frames, ``(t0, CompressedFrames)``, as :func:`iter_events`.
+
+        Pieces are views (copies only with ``mask`` or ``threshold``), by default
+        of :data:`VIEW_CHUNK_FRAMES` frames.
+        """
         stop = len(self) if stop is None else min(stop, len(self))
-        size = chunk_size or EVENT_CHUNK_FRAMES
+        size = chunk_size or VIEW_CHUNK_FRAMES
         good = None if mask is None else check_shape(mask, self.frame_shape).ravel()
         for t0 in range(start, stop, size):
             piece = self.select(t0, min(t0 + size, stop))
