@@ -27,8 +27,10 @@ and count, :mod:`.compress`), so their cost follows the photons, not the pixels:
   the photons of each pixel within the reach of the coarsest of them
   (:data:`PAIR_LIMIT`). Summing ``2^k`` frames fills rows up: further event
   levels re-bin rows (each photon reads its pixel's last ``num_bufs`` rows from a
-  ring buffer), and levels go to the dense engine where their measured occupancy
-  passes :data:`EVENT_OCCUPANCY_LIMIT`; rows of that level are handed over densely.
+  ring buffer), and levels go dense where their measured occupancy passes
+  :data:`EVENT_OCCUPANCY_LIMIT` (:mod:`._dense_levels`: every pixel's last rows
+  per level, a tile of pixels through all levels at a time, fed tile by tile
+  from the pair kernel's cache).
 * **two-time** (:mod:`._event_twotime`): sums of products of photon pairs at the
   same pixel; the work grows with the square of the occupancy, so the dense
   product wins sooner (:data:`TWO_TIME_EVENT_LIMIT`).
@@ -118,11 +120,10 @@ TWO_TIME_EVENT_LIMIT = 0.03
 
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
-#: levels go to the dense engine. Measured with ``benchmarks/bench_sparse.py``
-#: (Eiger-1M frames, 8 rings, levels from photon pairs): at 0.5 % and 2 %
-#: occupancy 0.25 runs one level more from events than 0.12 and is 1.2-1.4x
-#: faster, 0.4 is slower again; at 10 % (two levels from events, then dense) the
-#: same speed as all dense, on two threads where dense keeps nearer to one.
+#: levels go dense. Measured with ``benchmarks/bench_sparse.py`` (Eiger-1M
+#: frames, 8 rings, levels from photon pairs): at 0.5 % and 2 % occupancy 0.25
+#: runs one level more from events than 0.12 and is 1.2-1.4x faster, 0.4 is
+#: slower again; at 10 % 0.4 is no faster, and 0.12 (all dense) 3-4x slower.
 EVENT_OCCUPANCY_LIMIT = 0.25
 
 #: Columns (pixels of one ROI) that dense :func:`two_time` turns into floats and
