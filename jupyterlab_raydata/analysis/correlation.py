@@ -121,9 +121,9 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: Largest occupancy (fraction of labelled pixels with a photon, in one row of a
 #: multi-tau level) at which that level is correlated from photon events; denser
 #: levels go dense. Measured with ``benchmarks/bench_sparse.py`` (Eiger-1M
-#: frames, 8 rings, levels from photon pairs): at 0.5 % and 2 % occupancy 0.25
-#: runs one level more from events than 0.12 and is 1.2-1.4x faster, 0.4 is
-#: slower again; at 10 % 0.4 is no faster, and 0.12 (all dense) 3-4x slower.
+#: frames, 8 rings, levels from photon pairs): at 2 % occupancy 0.25 (four
+#: levels from pairs) and 0.4 (five) run at one speed, 0.12 (three) is slower;
+#: at 10 % 0.4 is no faster, and 0.12 (all dense) is 3-4x slower.
 EVENT_OCCUPANCY_LIMIT = 0.25
 
 #: Columns (pixels of one ROI) that dense :func:`two_time` turns into floats and
