@@ -176,8 +176,12 @@ class CompressedFrames:
         )
 
     @classmethod
-    def concatenate(cls, pieces, frame_shape) -> CompressedFrames:
-        """Consecutive pieces as one series (``frame_shape`` is needed when there are none)."""
+    def concatenate(cls, pieces, frame_shape, *, take=None) -> CompressedFrames:
+        """Consecutive pieces as one series (``frame_shape`` is needed when there are none).
+
+        ``take(n, dtype)``, if given, supplies the arrays for the indices and the
+        values (a reader recycling its memory); by default they are new.
+        """
         pieces = list(pieces)
         if not pieces:
             return cls(np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0), frame_shape)
@@ -185,12 +189,14 @@ class CompressedFrames:
             return pieces[0]
         offsets = np.cumsum([0] + [p.indices.size for p in pieces])
         indptr = np.concatenate([[0]] + [p.indptr[1:] + o for p, o in zip(pieces, offsets[:-1], strict=True)])
-        return cls(
-            indptr,
-            np.concatenate([p.indices for p in pieces]),
-            np.concatenate([p.values for p in pieces]),
-            frame_shape,
-        )
+        parts = [[p.indices for p in pieces], [p.values for p in pieces]]
+        if take is None:
+            indices, values = (np.concatenate(part) for part in parts)
+        else:
+            indices, values = (
+                np.concatenate(part, out=take(int(offsets[-1]), np.result_type(*part))) for part in parts
+            )
+        return cls(indptr, indices, values, frame_shape)
 
     def iter_event_chunks(self, chunk_size=None, start=0, stop=None, *, mask=None, threshold: float = 0):
         """Events of consecutive frames, ``(t0, CompressedFrames)``, as :func:`iter_events`.

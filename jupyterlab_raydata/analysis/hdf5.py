@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import sys
 import threading
 import zlib
 from collections import deque
@@ -281,10 +282,13 @@ class HDF5Frames:
                 yield t0, self.dataset[t0 : min(t0 + size, stop)]
             return
         c = self.dataset.chunks[0]
+        frame_shape = self.dataset.shape[1:]
+        recycled = _Recycled()
         with self._pool() as pool:
             for t0 in range(start, stop, size):
                 t1 = min(t0 + size, stop)
-                out = np.empty((t1 - t0, *self.dataset.shape[1:]), self.dataset.dtype)
+                n = (t1 - t0) * frame_shape[0] * frame_shape[1]
+                out = recycled.take(n, self.dataset.dtype).reshape(t1 - t0, *frame_shape)
 
                 def decode(raw, first, count, kind, out=out, t0=t0, t1=t1):
                     # A chunk inside the range is decoded in place; others through a copy.
@@ -340,6 +344,7 @@ class HDF5Frames:
         if threshold < 0:
             raise ValueError(f"threshold must be >= 0, got {threshold}")
         decode = functools.partial(self._event_chunk, good=good, threshold=threshold)
+        recycled = {}  # by dtype: indices and values
         with self._pool() as pool:
             for t0 in range(start, stop, size):
                 t1 = min(t0 + size, stop)
@@ -347,7 +352,11 @@ class HDF5Frames:
                 for first, count, piece in self._decoded(pool, t0, t1, decode):
                     a, b = max(first, t0), min(first + count, t1)
                     pieces.append(piece.select(a - first, b - first))
-                yield t0, CompressedFrames.concatenate(pieces, frame_shape)
+
+                def take(n, dtype, recycled=recycled):
+                    return recycled.setdefault(np.dtype(dtype), _Recycled()).take(n, dtype)
+
+                yield t0, CompressedFrames.concatenate(pieces, frame_shape, take=take)
 
     def _event_chunk(
         self, raw: bytes, first: int, count: int, kind: str, *, good, threshold
@@ -383,6 +392,34 @@ class HDF5Frames:
         if good is not None:
             keep = good[events.indices] if keep is None else keep & good[events.indices]
         return events if keep is None else events.keep(keep)
+
+
+class _Recycled:
+    """Arrays for the chunks a reader yields, handed out again once nothing else holds them.
+
+    A chunk of tens of megabytes is above glibc's largest mmap threshold, so a new
+    one is fresh memory from the kernel each time, and its first touch costs page
+    faults: as much CPU as decoding it. An array is reused only when no chunk or
+    view of it is referenced anywhere else (its reference count says so): a
+    consumer that keeps its chunks gets new arrays.
+    """
+
+    def __init__(self, keep: int = 2):
+        self._arrays: list[np.ndarray] = []
+        self._keep = keep
+
+    def take(self, n: int, dtype) -> np.ndarray:
+        """A 1-D array of ``n`` elements (contents undefined)."""
+        dtype = np.dtype(dtype)
+        for array in self._arrays:
+            # Held by the list, this loop and getrefcount's argument: by nothing else.
+            if array.dtype == dtype and array.size >= n and sys.getrefcount(array) <= 3:
+                return array[:n]
+        array = np.empty(n + n // 4, dtype)  # room for the next chunks to grow
+        self._arrays.append(array)
+        if len(self._arrays) > self._keep:
+            self._arrays.pop(0)
+        return array[:n]
 
 
 def _result(item):

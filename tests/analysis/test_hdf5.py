@@ -63,6 +63,24 @@ def test_dense_and_event_reads_equal_h5py(h5file, name, rng):
         assert stats.n_pixels == mask.sum()
 
 
+def test_a_chunk_nothing_holds_lends_its_memory_to_a_later_one(h5file):
+    """Streaming readers recycle chunk memory (fresh memory costs page faults); kept chunks stay intact."""
+    with h5py.File(h5file) as f:
+        truth = f["bslz4"][()]
+        frames = hdf5.HDF5Frames(f["bslz4"], workers=2)
+        addresses = []
+        for t0, chunk in frames.iter_frame_chunks(chunk_size=2):
+            np.testing.assert_array_equal(chunk, truth[t0 : t0 + 2])
+            addresses.append(chunk.__array_interface__["data"][0])
+        # While the loop holds one chunk, the reader fills the other, then the first again.
+        first, second = addresses[:2]
+        assert first != second
+        assert addresses == [first, second, first, second, first]
+        kept = [chunk for _, chunk in frames.iter_frame_chunks(chunk_size=2)]
+        np.testing.assert_array_equal(np.concatenate(kept), truth)
+        assert len({c.__array_interface__["data"][0] for c in kept}) == len(kept)
+
+
 def test_from_a_path_and_through_the_analysis(h5file):
     with hdf5.HDF5Frames(h5file, "bslz4-multi") as frames:
         assert frames.shape == (9, 33, 41) and len(frames) == 9 and frames.dtype == np.uint16
