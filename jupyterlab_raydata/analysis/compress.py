@@ -239,8 +239,7 @@ class CompressedFrames:
         """
         if tuple(selection.shape) != self.frame_shape:
             raise ValueError(f"labels have shape {selection.shape} but the frames have {self.frame_shape}")
-        column = np.full(self.frame_shape[0] * self.frame_shape[1], -1, np.int32)
-        column[selection.index] = np.arange(selection.index.size, dtype=np.int32)
+        column = selection.columns(np.int32)
         row_bytes = max(selection.index.size * self.dtype.itemsize, 1)
         size = chunk_size or int(np.clip(2**26 // row_bytes, 1, 256))
         for t0 in range(0, len(self), size):

@@ -716,8 +716,7 @@ def _two_time_dense(stream, selection, scale, bad_frames, threads, dtype) -> np.
     work = np.result_type(
         np.float32, *(work_dtype(p if isinstance(p, np.ndarray) else p.values, scaled) for _, p in pieces)
     )
-    column = np.full(selection.shape[0] * selection.shape[1], -1, np.int64)
-    column[selection.index] = np.arange(selection.index.size)
+    column = selection.columns()
     valid = valid_frames(bad_frames, 0, n_t)
     out = np.empty((selection.n_labels, n_t, n_t), dtype)
     for j, (cols, n_pix) in enumerate(zip(selection.label_slices(), selection.n_pixels, strict=True)):
@@ -746,7 +745,7 @@ def _roi_columns(pieces, selection, column, part: slice, n_t: int, dtype) -> np.
     from ._event_twotime import fill_columns
 
     x = np.empty((n_t, part.stop - part.start), dtype)
-    pixels = selection.index[part]
+    pixels = selection.index[part]  # ascending within a label
     for t0, piece in pieces:
         rows = x[t0 : t0 + len(piece)]
         if isinstance(piece, np.ndarray):
@@ -755,7 +754,7 @@ def _roi_columns(pieces, selection, column, part: slice, n_t: int, dtype) -> np.
             rows[...] = 0
             fill_columns(
                 piece.indptr, piece.indices, _kernel_values(piece.values), column, part.start, part.stop,
-                int(pixels.min()), int(pixels.max()), rows,
+                int(pixels[0]), int(pixels[-1]), rows,
             )  # fmt: skip
     return x
 

@@ -232,6 +232,12 @@ class PixelSelection:
         """Pixels per label."""
         return np.diff(self.bounds)
 
+    def columns(self, dtype=np.int64) -> np.ndarray:
+        """Column of every flat pixel in a gathered matrix, -1 for pixels not selected."""
+        column = np.full(self.shape[0] * self.shape[1], -1, dtype)
+        column[self.index] = np.arange(self.index.size, dtype=dtype)
+        return column
+
     def label_slices(self) -> list[slice]:
         """Column slice of each label in a gathered matrix."""
         return [slice(a, b) for a, b in zip(self.bounds[:-1], self.bounds[1:], strict=True)]

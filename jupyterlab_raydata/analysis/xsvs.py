@@ -169,9 +169,7 @@ class _EventCounter:
 
     def __init__(self, selection, n_bins):
         self.selection, self.n_bins = selection, n_bins
-        size = selection.shape[0] * selection.shape[1]
-        self.col_of = np.full(size, -1, np.int64)
-        self.col_of[selection.index] = np.arange(selection.index.size)
+        self.col_of = selection.columns()
         self.col_label = np.repeat(np.arange(selection.n_labels), selection.n_pixels)
         n_cols = selection.index.size
         self.held = np.zeros((n_bins, n_cols), np.int64)
