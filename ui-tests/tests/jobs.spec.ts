@@ -87,6 +87,30 @@ async function submit(
   await expect(analysis.getByRole('status')).toHaveText(`Queued ${n} jobs`);
 }
 
+/**
+ * Wait for a job row to end, and expect it completed; a failed job's reason is in the message.
+ */
+async function expectCompleted(
+  page: IJupyterLabPageFixture,
+  row: ReturnType<IJupyterLabPageFixture['locator']>,
+  timeout: number
+) {
+  const state = row.locator('[data-state]');
+  await expect(state).toHaveAttribute(
+    'data-state',
+    /^(completed|failed|cancelled)$/,
+    { timeout }
+  );
+  const ended = await state.getAttribute('data-state');
+  if (ended !== 'completed') {
+    const id = await row.getAttribute('data-job');
+    const job = await (
+      await page.request.get(`/raydata/api/jobs/${id}`)
+    ).json();
+    expect(`job ${id} ${ended}: ${job.failure}`).toBe(`job ${id} completed`);
+  }
+}
+
 test.describe('Jobs in the lab', () => {
   test.setTimeout(300_000);
 
@@ -101,15 +125,12 @@ test.describe('Jobs in the lab', () => {
     const queue = sidebar.getByTestId('job-table');
     const rows = queue.locator('tr[data-job]');
     for (const scan of scans) {
-      await expect(
-        rows
-          .filter({
-            has: page.locator(`td:first-child`, {
-              hasText: new RegExp(`^${scan}$`)
-            })
-          })
-          .locator('[data-state]')
-      ).toHaveAttribute('data-state', 'completed', { timeout: 180_000 });
+      const row = rows.filter({
+        has: page.locator(`td:first-child`, {
+          hasText: new RegExp(`^${scan}$`)
+        })
+      });
+      await expectCompleted(page, row, 180_000);
     }
     const ids = await rows.evaluateAll(r =>
       r.slice(0, 2).map(row => row.getAttribute('data-job')!)
@@ -200,9 +221,11 @@ test.describe('Jobs in the lab', () => {
       'First figure',
       'Second figure'
     ]);
-    await expect(
-      page.locator(`tr[data-job="${lastQueued}"] [data-state]`)
-    ).toHaveAttribute('data-state', 'completed', { timeout: 120_000 });
+    await expectCompleted(
+      page,
+      page.locator(`tr[data-job="${lastQueued}"]`),
+      120_000
+    );
   });
 
   test('a bad parameter is marked before submitting', async ({ page }) => {
