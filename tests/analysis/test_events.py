@@ -193,6 +193,28 @@ def test_small_row_budgets_give_the_same_result(data, monkeypatch):
         _same(corr.result(), expected)
 
 
+@pytest.mark.parametrize(("pair_limit", "limit"), [(0.3, 0.08), (4.0, 0.2), (0.3, 1.0)])
+def test_labels_across_tile_edges(data, monkeypatch, pair_limit, limit):
+    """Tiles of a few columns, so every label's columns straddle tile edges: the same numbers, with
+    the dense levels fed tile by tile by the pair kernel, or whole rows through event levels."""
+    from jupyterlab_raydata.analysis import _event_multitau, _event_pairs
+
+    frames, labels = data
+    bad = [3, 40]
+    dense = correlation.multi_tau(frames, labels, 4, bad_frames=bad, method="dense")
+    monkeypatch.setattr(correlation, "PAIR_LIMIT", pair_limit)
+    monkeypatch.setattr(correlation, "EVENT_OCCUPANCY_LIMIT", limit)
+    monkeypatch.setattr(_event_pairs, "TILE", 5)
+    monkeypatch.setattr(_event_multitau, "TILE", 7)
+    for workers in (1, 2):
+        corr = correlation.MultiTauCorrelator(labels, 4, workers=workers)
+        corr.update(frames, bad_frames=bad, chunk_size=31)
+        share = corr._shares[0]
+        assert share.tile_cols.size > 10
+        assert isinstance(share.upper, _event_multitau.UnionShare) == (limit == 1.0)
+        _same(corr.result(), dense)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.uint32, np.float32, np.float64])
 def test_event_values_of_every_dtype(rng, dtype):
     """Counts reach the kernels as recorded (no float copy): every dtype, fractions too."""
