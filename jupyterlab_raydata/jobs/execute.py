@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .folder import Figure, JobFolder, JobStatus
 from .processes import kill_tree
+from .runner import SOCKETS_ENV
 
 log = logging.getLogger("raydata.job")
 
@@ -126,6 +127,17 @@ def _on_sigterm(signum, frame):
     os._exit(128 + signum)
 
 
+def _kernel_config():
+    """The kernel's transport: Unix sockets in the folder the runner made for them (see
+    :func:`~.runner.kernel_sockets_dir`), else jupyter's default."""
+    from traitlets.config import Config
+
+    sockets = os.environ.get(SOCKETS_ENV)
+    if not sockets:
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k")}})
+
+
 def execute(folder: JobFolder) -> int:
     """Run the job in ``folder`` here and now; returns the exit status."""
     import papermill
@@ -154,6 +166,7 @@ def execute(folder: JobFolder) -> int:
             on_notebook_start=progress.notebook_start,
             on_cell_start=progress.cell_start,
             on_cell_executed=progress.cell_executed,
+            config=_kernel_config(),
         )
     except Exception as exc:
         summary = failure_summary(exc, progress.headings)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +28,11 @@ RESTARTED = (
     "The job's first runner was lost (its dask worker died, say) and the cluster started it again; "
     "it is not run a second time. The partial notebook is kept."
 )
+
+#: The folder for the job kernel's Unix sockets, from the runner to the job's process.
+SOCKETS_ENV = "RAYDATA_KERNEL_SOCKETS"
+#: Longest Unix socket path (``sun_path`` holds 108 bytes with its terminating NUL).
+_SOCKET_PATH_MAX = 107
 
 _THREAD_VARIABLES = ("RAYDATA_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -45,8 +52,26 @@ def default_threads() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def job_environment(folder: JobFolder, threads: int) -> dict[str, str]:
-    """The child's environment: the server's settings for the kernel, and the job's thread budget."""
+def kernel_sockets_dir() -> str:
+    """A new private folder for the job kernel's Unix sockets.
+
+    Job kernels talk over Unix sockets (ZMQ ``ipc``), not TCP: jupyter_client picks free TCP ports by
+    binding and releasing them before the kernel binds them, so kernels that other processes start at
+    the same moment (the jobs on a cluster's other workers) can be handed the same port and die with
+    "Address already in use". A socket file in a folder of its own cannot collide.
+    """
+    for parent in (None, "/tmp"):
+        path = tempfile.mkdtemp(prefix="raydata-kernel-", dir=parent)
+        # The kernel adds "-<n>" to "<path>/k" for each of its five sockets.
+        if len(path) + len("/k-99") <= _SOCKET_PATH_MAX:
+            return path
+        os.rmdir(path)
+    raise RuntimeError(f"No folder for the kernel's sockets: {tempfile.gettempdir()} is too long a path.")
+
+
+def job_environment(folder: JobFolder, threads: int, sockets: str) -> dict[str, str]:
+    """The child's environment: the server's settings for the kernel, the job's thread budget and the
+    folder for its kernel's sockets."""
     spec = folder.spec()
     env = dict(os.environ)
     # A backend forced by the worker's environment (e.g. Agg) would keep figures out of the notebook.
@@ -54,6 +79,7 @@ def job_environment(folder: JobFolder, threads: int) -> dict[str, str]:
     env[SETTINGS_ENV] = spec.settings.to_env()
     env["RAYDATA_JOB_ID"] = spec.job_id
     env["PYTHONUNBUFFERED"] = "1"
+    env[SOCKETS_ENV] = sockets
     for name in (*_THREAD_VARIABLES, "NUMBA_NUM_THREADS"):
         env[name] = str(threads)
     return env
@@ -104,7 +130,22 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
     if not folder.claim_runner():
         return _settle(folder, "failed", RESTARTED).model_dump()
     threads = threads or worker_threads() or default_threads()
-    env = job_environment(folder, threads)
+    # Made and removed here, in the process that outlives the job's: a killed job leaves no sockets.
+    sockets = kernel_sockets_dir()
+    try:
+        code = _run_child(folder, threads, job_environment(folder, threads, sockets))
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
+    if code is None:
+        return _settle(folder, "cancelled").model_dump()
+    status = folder.status()
+    if status is None or not status.final:
+        return _settle(folder, "failed", _exit_reason(code)).model_dump()
+    return status.model_dump()
+
+
+def _run_child(folder: JobFolder, threads: int, env: dict[str, str]) -> int | None:
+    """Run the job's process to its end; its exit code, or ``None`` if it was cancelled (and killed)."""
     with open(folder.log, "a", encoding="utf-8") as log:
         log.write(_header(folder, threads))
         log.flush()
@@ -117,21 +158,12 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
             env=env,
             start_new_session=True,
         )
-        cancelled = False
         while True:
             folder.beat()
             try:
-                code = child.wait(timeout=POLL_S)
-                break
+                return child.wait(timeout=POLL_S)
             except subprocess.TimeoutExpired:
                 if folder.cancel_requested:
                     kill_tree(child.pid)
-                    code = child.wait()
-                    cancelled = True
-                    break
-    if cancelled:
-        return _settle(folder, "cancelled").model_dump()
-    status = folder.status()
-    if status is None or not status.final:
-        return _settle(folder, "failed", _exit_reason(code)).model_dump()
-    return status.model_dump()
+                    child.wait()
+                    return None

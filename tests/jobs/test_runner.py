@@ -15,7 +15,7 @@ import pytest
 from notebooks import prepare
 
 from jupyterlab_raydata.jobs.folder import JobFolder, JobStatus
-from jupyterlab_raydata.jobs.runner import run_job
+from jupyterlab_raydata.jobs.runner import SOCKETS_ENV, run_job
 
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
 
@@ -191,12 +191,15 @@ def test_a_job_cancelled_before_it_starts_never_runs(tmp_path):
 
 def test_a_killed_job_process_fails_the_job_and_takes_its_kernel_along(tmp_path):
     folder, thread, result, kernel, _ = start_waiting(tmp_path)
+    sockets = Path(psutil.Process(folder.status().pid).environ()[SOCKETS_ENV])
+    assert sorted(p.name for p in sockets.iterdir()) == ["k-1", "k-2", "k-3", "k-4", "k-5"]
     os.kill(folder.status().pid, signal.SIGKILL)
     thread.join(30)
 
     assert result["state"] == "failed"
     assert result["failure"] == "The job's process was killed by signal 9; the partial notebook is kept."
     assert folder.notebook.exists()
+    assert not sockets.exists()
     wait_for(lambda: gone(kernel), timeout=30, what="the orphaned kernel to stop")
 
 
@@ -214,3 +217,23 @@ def test_the_thread_budget_reaches_the_kernel(tmp_path, threads):
     nb = nbformat.read(folder.notebook, as_version=4)
     assert status.threads == threads
     assert nb.cells[2].outputs[0]["text"] == f"{[str(threads)] * 5}\n"
+
+
+def test_the_kernel_talks_over_unix_sockets_in_a_folder_of_its_own(tmp_path):
+    """No TCP ports: kernels that other processes start at the same moment cannot be given the same."""
+    folder = prepare(
+        tmp_path,
+        [
+            "import json, os\nfrom ipykernel.connect import get_connection_info\n"
+            "info = json.loads(get_connection_info())\n"
+            "print(info['transport'], info['ip'], sorted(os.listdir(os.path.dirname(info['ip']))))"
+        ],
+    )
+    status = JobStatus(**run_job(folder.path, threads=1))
+    assert status.state == "completed"
+    printed = nbformat.read(folder.notebook, as_version=4).cells[2].outputs[0]["text"]
+    transport, ip, files = printed.split(" ", 2)
+    assert transport == "ipc"
+    assert Path(ip).name == "k" and Path(ip).parent.name.startswith("raydata-kernel-")
+    assert files == "['k-1', 'k-2', 'k-3', 'k-4', 'k-5']\n"
+    assert not Path(ip).parent.exists()
