@@ -23,7 +23,7 @@ from .catalog.catalog import choose_image
 from .catalog.lookup import full_uid
 from .catalog.registry import Catalog, CatalogRegistry
 from .catalog.sources import FrameSeries
-from .kernel_settings import SETTINGS_ENV, KernelSettings
+from .kernel_settings import JOB_ID_ENV, SETTINGS_ENV, KernelSettings
 
 # tiled's in-process client imports starlette's TestClient, which would print this into every notebook.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -54,14 +54,18 @@ def _settings_from_config_files() -> KernelSettings:
 
 
 @functools.cache
-def _registry(settings_json: str) -> CatalogRegistry:
+def _registry(settings_json: str, follow: bool) -> CatalogRegistry:
     config = KernelSettings.model_validate_json(settings_json)
-    return CatalogRegistry(config.catalogs, config.data_dir)
+    return CatalogRegistry(config.catalogs, config.data_dir, follow=follow)
 
 
 def load_registry() -> CatalogRegistry:
-    """The configured catalogs (one registry per distinct settings, shared by every caller)."""
-    return _registry(settings().to_env())
+    """The configured catalogs (one registry per distinct settings, shared by every caller).
+
+    In a job's kernel they leave the indexes to the server, which keeps them up to date: a job copying
+    from the catalog beside it, while its notebook reads frames, would only compete with both.
+    """
+    return _registry(settings().to_env(), JOB_ID_ENV not in os.environ)
 
 
 def open_catalog(name: str) -> Catalog:

@@ -12,6 +12,8 @@ from pydantic import BaseModel
 
 #: The environment variable holding the server's settings as JSON.
 SETTINGS_ENV = "RAYDATA_SETTINGS"
+#: Set in a job's kernel (to the job's id) by the job runner.
+JOB_ID_ENV = "RAYDATA_JOB_ID"
 
 
 class KernelSettings(BaseModel):

@@ -73,9 +73,21 @@ class Catalog:
         Raydata's state folder; the index, the preview cache and the demo catalog live under it.
     client : tiled client, optional
         An already-open catalog client (tests, notebooks) instead of a configuration.
+    follow : bool
+        Whether requests start background copies that keep the index up to date (the server's
+        catalogs). A job kernel's catalogs do not: they read the index the server keeps, and copy from
+        the catalog only what an answer needs (the first page of an empty index, a run not indexed yet).
     """
 
-    def __init__(self, name: str, spec: CatalogSpec | None, data_dir: str | Path, *, client: Any = None):
+    def __init__(
+        self,
+        name: str,
+        spec: CatalogSpec | None,
+        data_dir: str | Path,
+        *,
+        client: Any = None,
+        follow: bool = True,
+    ):
         if spec is None and client is None:
             raise ValueError("a catalog needs a spec or a client")
         self.name = name
@@ -85,6 +97,7 @@ class Catalog:
         self.data_dir = Path(data_dir)
         self.previews = PreviewCache(self.data_dir / "previews" / name)
         self._client = client
+        self.follow = follow
         self._open_lock = threading.Lock()
         self._source: RunSource | None = None
         self._failure: tuple[float, RaydataError] | None = None
@@ -209,6 +222,8 @@ class Catalog:
         return index
 
     def _start_background_sync(self, index: RunIndex) -> None:
+        if not self.follow:
+            return
         complete = syncing.backfill_complete(index)
         with self._state:
             due = time.monotonic() - self._last_attempt >= self.refresh_seconds

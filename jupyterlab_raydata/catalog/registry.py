@@ -25,15 +25,17 @@ class CatalogRegistry:
         still work).
     data_dir : path
         Raydata's state folder.
+    follow : bool
+        Whether the catalogs keep their indexes up to date in the background (see :class:`Catalog`).
     """
 
-    def __init__(self, specs: Mapping[str, Any], data_dir: str | Path):
+    def __init__(self, specs: Mapping[str, Any], data_dir: str | Path, *, follow: bool = True):
         self.data_dir = Path(data_dir)
         self._catalogs: dict[str, Catalog] = {}
         self._invalid: dict[str, InvalidSpec] = {}
         for name, raw in (specs or {"demo": {"kind": "demo"}}).items():
             try:
-                self._catalogs[name] = Catalog(name, parse_spec(name, raw), self.data_dir)
+                self._catalogs[name] = Catalog(name, parse_spec(name, raw), self.data_dir, follow=follow)
             except InvalidSpec as exc:
                 log.error("%s", exc)
                 self._invalid[name] = exc

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..kernel_settings import SETTINGS_ENV
+from ..kernel_settings import JOB_ID_ENV, SETTINGS_ENV
 from .folder import JobFolder, JobStatus
 from .processes import kill_tree
 
@@ -77,7 +77,7 @@ def job_environment(folder: JobFolder, threads: int, sockets: str) -> dict[str, 
     # A backend forced by the worker's environment (e.g. Agg) would keep figures out of the notebook.
     env.pop("MPLBACKEND", None)
     env[SETTINGS_ENV] = spec.settings.to_env()
-    env["RAYDATA_JOB_ID"] = spec.job_id
+    env[JOB_ID_ENV] = spec.job_id
     env["PYTHONUNBUFFERED"] = "1"
     env[SOCKETS_ENV] = sockets
     for name in (*_THREAD_VARIABLES, "NUMBA_NUM_THREADS"):

@@ -156,3 +156,14 @@ def test_an_unreachable_databroker_is_unavailable_with_its_reason(tmp_path):
     with pytest.raises(Unavailable, match="Catalog 'legacy' cannot be reached") as info:
         registry.get("legacy").source()
     assert "ServerSelectionTimeoutError" in info.value.detail and f"127.0.0.1:{port}" in info.value.detail
+
+
+def test_a_job_kernel_leaves_the_indexes_to_the_server(tmp_path, monkeypatch):
+    from jupyterlab_raydata import context
+
+    settings = context.KernelSettings(data_dir=str(tmp_path / "data"), masks_dir=str(tmp_path / "masks"))
+    monkeypatch.setenv(context.SETTINGS_ENV, settings.to_env())
+    monkeypatch.delenv(context.JOB_ID_ENV, raising=False)
+    assert context.open_catalog("demo").follow is True  # a notebook's run browser keeps its index fresh
+    monkeypatch.setenv(context.JOB_ID_ENV, "7")
+    assert context.open_catalog("demo").follow is False

@@ -15,8 +15,9 @@ from jupyterlab_raydata.errors import BadRequest
 T0 = 1_715_000_000.0
 
 
-def local_catalog(path, data_dir, **spec):
-    return Catalog("local", parse_spec("local", {"kind": "sqlite", "path": str(path), **spec}), data_dir)
+def local_catalog(path, data_dir, follow=True, **spec):
+    spec = parse_spec("local", {"kind": "sqlite", "path": str(path), **spec})
+    return Catalog("local", spec, data_dir, follow=follow)
 
 
 def uids(catalog, q=""):
@@ -82,6 +83,19 @@ def test_first_request_answers_with_one_page_and_background_finishes(sqlite_cata
     assert catalog.settle(timeout=60)
     page = catalog.runs([], limit=10)
     assert [r.uid for r in page.runs] == written[::-1] and not page.partial
+
+
+def test_a_catalog_not_following_copies_only_what_answers_need(sqlite_catalog, tmp_path, monkeypatch):
+    """A job kernel's catalog: the first page of an empty index, a run asked for by uid; nothing later."""
+    monkeypatch.setattr(syncing, "PAGE", 2)
+    path, writer, _ = sqlite_catalog
+    written = [write_run(writer, time_=T0 + i).start_doc["uid"] for i in range(5)]
+    catalog = local_catalog(path, tmp_path / "state", follow=False)
+    first = catalog.runs([], limit=10)
+    assert [r.uid for r in first.runs] == written[:2:-1]
+    assert catalog.run(written[0]).start["uid"] == written[0]
+    assert catalog.settle(timeout=60)
+    assert indexed(catalog) == [written[4], written[3], written[0]]
 
 
 def test_runs_written_into_a_catalog_that_was_empty_appear(sqlite_catalog, tmp_path):
