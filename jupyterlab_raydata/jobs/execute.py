@@ -13,6 +13,7 @@ import base64
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -114,12 +115,20 @@ def failure_summary(exc: BaseException, headings: list[str]) -> str:
 
 
 def _watch_parent(parent: int) -> None:
-    """Stop everything if the runner dies (a killed dask worker must not leave a kernel behind)."""
+    """Stop everything if the runner dies (a killed dask worker must not leave a kernel behind, nor
+    its sockets, which the runner would have removed)."""
     while True:
         time.sleep(0.5)
         if os.getppid() != parent:
             kill_tree(os.getpid(), include_self=False)
+            _remove_sockets()
             os._exit(3)
+
+
+def _remove_sockets() -> None:
+    """Remove the kernel's sockets; the runner does too, unless it died first."""
+    if os.environ.get(SOCKETS_ENV):
+        shutil.rmtree(os.environ[SOCKETS_ENV], ignore_errors=True)
 
 
 def _on_sigterm(signum, frame):
@@ -198,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     signal.signal(signal.SIGTERM, _on_sigterm)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    return execute(JobFolder(Path(args[0])))
+    try:
+        return execute(JobFolder(Path(args[0])))
+    finally:
+        _remove_sockets()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ RESTARTED = (
 SOCKETS_ENV = "RAYDATA_KERNEL_SOCKETS"
 #: Longest Unix socket path (``sun_path`` holds 108 bytes with its terminating NUL).
 _SOCKET_PATH_MAX = 107
+#: Where the sockets' folder is made: the temporary folder, else /tmp if that path is too long.
+_SOCKET_PARENTS = (None, "/tmp")
 
 _THREAD_VARIABLES = ("RAYDATA_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -60,7 +62,7 @@ def kernel_sockets_dir() -> str:
     the same moment (the jobs on a cluster's other workers) can be handed the same port and die with
     "Address already in use". A socket file in a folder of its own cannot collide.
     """
-    for parent in (None, "/tmp"):
+    for parent in _SOCKET_PARENTS:
         path = tempfile.mkdtemp(prefix="raydata-kernel-", dir=parent)
         # The kernel adds "-<n>" to "<path>/k" for each of its five sockets.
         if len(path) + len("/k-99") <= _SOCKET_PATH_MAX:
@@ -131,7 +133,10 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
         return _settle(folder, "failed", RESTARTED).model_dump()
     threads = threads or worker_threads() or default_threads()
     # Made and removed here, in the process that outlives the job's: a killed job leaves no sockets.
-    sockets = kernel_sockets_dir()
+    try:
+        sockets = kernel_sockets_dir()
+    except (OSError, RuntimeError) as exc:
+        return _settle(folder, "failed", f"The job's kernel cannot be started: {exc}").model_dump()
     try:
         code = _run_child(folder, threads, job_environment(folder, threads, sockets))
     finally:

@@ -23,7 +23,7 @@ from jupyterlab_raydata.context import KernelSettings
 from jupyterlab_raydata.errors import Unavailable
 from jupyterlab_raydata.jobs.executors import ClusterConfig, DaskExecutor
 from jupyterlab_raydata.jobs.folder import JobFolder
-from jupyterlab_raydata.jobs.runner import RESTARTED, run_job
+from jupyterlab_raydata.jobs.runner import RESTARTED, SOCKETS_ENV, run_job
 from jupyterlab_raydata.jobs.submission import check_submission, job_spec
 from jupyterlab_raydata.jobs.templates import TemplateRegistry
 
@@ -105,6 +105,7 @@ def test_a_killed_worker_fails_the_task_once_and_leaves_no_kernel(tmp_path):
         wait_for(lambda: (s := folder.status()) and s.heading == "Wait", what="the waiting cell")
         kernel, daemon = map(int, pids.read_text().split())
         child = folder.status().pid
+        sockets = Path(psutil.Process(child).environ()[SOCKETS_ENV])
         worker_pid = next(iter(executor.client().run(os.getpid).values()))
         os.kill(worker_pid, 9)
         with pytest.raises(KilledWorker):
@@ -112,6 +113,7 @@ def test_a_killed_worker_fails_the_task_once_and_leaves_no_kernel(tmp_path):
         wait_for(
             lambda: all(gone(p) for p in (child, kernel, daemon)), timeout=30, what="the job's processes"
         )
+        assert not sockets.exists()
     finally:
         executor.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ import psutil
 import pytest
 from notebooks import prepare
 
+from jupyterlab_raydata.jobs import runner
 from jupyterlab_raydata.jobs.folder import JobFolder, JobStatus
 from jupyterlab_raydata.jobs.runner import SOCKETS_ENV, run_job
 
@@ -237,3 +239,14 @@ def test_the_kernel_talks_over_unix_sockets_in_a_folder_of_its_own(tmp_path):
     assert Path(ip).name == "k" and Path(ip).parent.name.startswith("raydata-kernel-")
     assert files == "['k-1', 'k-2', 'k-3', 'k-4', 'k-5']\n"
     assert not Path(ip).parent.exists()
+
+
+def test_no_room_for_the_kernel_sockets_fails_the_job_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    monkeypatch.setattr(runner, "_SOCKET_PARENTS", (None,))
+    folder = prepare(tmp_path, ["print(1)"])
+    status = JobStatus(**run_job(folder.path, threads=1))
+    assert status.state == "failed"
+    missing = f"[Errno 2] No such file or directory: '{tmp_path / 'missing'}/raydata-kernel-"
+    assert status.failure.startswith(f"The job's kernel cannot be started: {missing}")
+    assert not folder.notebook.exists()
