@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .folder import Figure, JobFolder, JobStatus
 from .processes import kill_tree
-from .runner import SOCKETS_ENV
+from .runner import SOCKET_NAME, SOCKETS_ENV
 
 log = logging.getLogger("raydata.job")
 
@@ -144,7 +144,7 @@ def _kernel_config():
     sockets = os.environ.get(SOCKETS_ENV)
     if not sockets:
         return Config()
-    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "k")}})
+    return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, SOCKET_NAME)}})
 
 
 def execute(folder: JobFolder) -> int:

@@ -31,6 +31,8 @@ RESTARTED = (
 
 #: The folder for the job kernel's Unix sockets, from the runner to the job's process.
 SOCKETS_ENV = "RAYDATA_KERNEL_SOCKETS"
+#: The kernel's sockets are this name in that folder, with "-<n>" added for each of the five.
+SOCKET_NAME = "k"
 #: Longest Unix socket path (``sun_path`` holds 108 bytes with its terminating NUL).
 _SOCKET_PATH_MAX = 107
 #: Where the sockets' folder is made: the temporary folder, else /tmp if that path is too long.
@@ -64,8 +66,7 @@ def kernel_sockets_dir() -> str:
     """
     for parent in _SOCKET_PARENTS:
         path = tempfile.mkdtemp(prefix="raydata-kernel-", dir=parent)
-        # The kernel adds "-<n>" to "<path>/k" for each of its five sockets.
-        if len(path) + len("/k-99") <= _SOCKET_PATH_MAX:
+        if len(os.path.join(path, f"{SOCKET_NAME}-99")) <= _SOCKET_PATH_MAX:
             return path
         os.rmdir(path)
     raise RuntimeError(f"No folder for the kernel's sockets: {tempfile.gettempdir()} is too long a path.")
