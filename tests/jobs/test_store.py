@@ -606,13 +606,15 @@ USER_LIMIT = 2
 JOBS_PER_OWNER = 30
 
 
-def dispatcher(url: str, owner: str, server_id: str, seed: int, go, out: str) -> None:
+def dispatcher(url: str, owner: str, server_id: str, seed: int, ready, out: str) -> None:
     """Claim and finish ``owner``'s jobs like a server's dispatcher, recording every start and end."""
     store = JobStore(url)
     rng = random.Random(seed)
     held: dict[int, float] = {}
     events = []
-    go.wait()
+    # The four children take up to a second to import and open their stores, longer than all 60 jobs
+    # take; they start claiming together, or the first ones may run the whole queue alone.
+    ready.wait(timeout=60)
     while True:
         job = store.claim(owner, server_id, global_limit=GLOBAL_LIMIT, user_limit=USER_LIMIT)
         if job is not None:
@@ -649,15 +651,14 @@ def test_dispatchers_in_four_processes_never_share_a_job_or_exceed_the_limits(st
     # their locks held.
     store.close()
     context = multiprocessing.get_context("forkserver")
-    go = context.Event()
+    ready = context.Barrier(4)
     outs = [tmp_path / f"events-{i}.json" for i in range(4)]
     processes = [
-        context.Process(target=dispatcher, args=(url, owners[i % 2], f"server-{i}", i, go, str(outs[i])))
+        context.Process(target=dispatcher, args=(url, owners[i % 2], f"server-{i}", i, ready, str(outs[i])))
         for i in range(4)
     ]
     for process in processes:
         process.start()
-    go.set()
     for process in processes:
         process.join(timeout=120)
         assert process.exitcode == 0
