@@ -74,9 +74,10 @@ def _prepare(args):
 
     raydata, root_dir = from_config_files()
     settings = raydata.kernel_settings(root_dir)
+    catalogs = CatalogRegistry(settings.catalogs, settings.data_dir)
     submission = check_submission(
         TemplateRegistry([Path(p) for p in raydata.template_paths]),
-        CatalogRegistry(settings.catalogs, settings.data_dir),
+        catalogs,
         settings,
         template=args.template,
         catalog=args.catalog,
@@ -86,7 +87,9 @@ def _prepare(args):
     )
     out = (args.out or Path(root_dir) / raydata.results_dir).expanduser().resolve()
     job_id = "cli-" + datetime.now().strftime("%Y%m%d-%H%M%S")
-    spec = job_spec(submission, submission.runs[0], job_id=job_id, settings=settings, results_dir=out)
+    run = submission.runs[0]
+    record = catalogs.get(args.catalog).record(run.uid)
+    spec = job_spec(submission, run, job_id=job_id, settings=settings, results_dir=out, record=record)
     folder = JobFolder(spec.folder)
     folder.create(spec)
     return folder

@@ -11,6 +11,7 @@ Raydata server), the Jupyter server configuration files are read instead.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -19,11 +20,14 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from .catalog.catalog import choose_image
+from .analysis.hdf5_series import HDF5Series
 from .catalog.lookup import full_uid
+from .catalog.record import RunRecord
 from .catalog.registry import Catalog, CatalogRegistry
 from .catalog.sources import FrameSeries
-from .kernel_settings import JOB_ID_ENV, SETTINGS_ENV, KernelSettings
+from .kernel_settings import JOB_ID_ENV, RUN_RECORD_ENV, SETTINGS_ENV, KernelSettings
+
+log = logging.getLogger(__name__)
 
 # tiled's in-process client imports starlette's TestClient, which would print this into every notebook.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -124,8 +128,10 @@ class RunData:
         Its start document, and its stop document (``None`` while it runs).
     image_key : str
         The detector image data key read into :attr:`frames`.
-    frames : FrameArray
-        The detector frames, ``(T, H, W)``, read lazily.
+    frames : HDF5Series or FrameArray
+        The detector frames, ``(T, H, W)``, read lazily: from their files, or through tiled.
+    frames_from : str
+        Where the frames are read from, and why not from their files if they are read through tiled.
     """
 
     catalog: str
@@ -133,7 +139,8 @@ class RunData:
     start: dict
     stop: dict | None
     image_key: str
-    frames: FrameArray
+    frames: HDF5Series | FrameArray
+    frames_from: str = ""
 
     @property
     def scan_id(self) -> int | None:
@@ -177,6 +184,12 @@ class RunData:
 def load_run(catalog: str, uid: str, *, image_key: str | None = None) -> RunData:
     """Open one run of a configured catalog for analysis.
 
+    The frames are read from the files the run's record names (its resource documents, or tiled's data
+    sources), straight from their compressed chunks, wherever this kernel can see those files (a
+    beamline's shared file system); otherwise through the catalog's tiled server.
+    :attr:`RunData.frames_from` says which. In a job's kernel the server has already resolved the run,
+    so the catalog is not opened at all when the files can be read.
+
     Parameters
     ----------
     catalog : str
@@ -191,11 +204,42 @@ def load_run(catalog: str, uid: str, *, image_key: str | None = None) -> RunData
     NotFound
         For an unknown catalog or run, or a run without detector images.
     """
-    cat = open_catalog(catalog)
-    detail = cat.run(full_uid(cat, uid))
-    key, stream = choose_image(detail.streams, image_key, run=f"Run '{uid}' of catalog '{catalog}'")
-    series = cat.source().frames(detail.start["uid"], stream, key)
-    return RunData(catalog, detail.start["uid"], detail.start, detail.stop, key, FrameArray(series))
+    record = _job_record(catalog, uid, image_key)
+    if record is None:
+        cat = open_catalog(catalog)
+        record = cat.record(full_uid(cat, uid), image_key)
+    frames, frames_from = _frames(record)
+    log.info("Run %s of '%s': frames %s", record.uid[:8], catalog, frames_from)
+    return RunData(catalog, record.uid, record.start, record.stop, record.image_key, frames, frames_from)
+
+
+def _job_record(catalog: str, uid: str, image_key: str | None) -> RunRecord | None:
+    """The record of this job's run, when the runner passed one and it is the run asked for."""
+    raw = os.environ.get(RUN_RECORD_ENV)
+    if not raw:
+        return None
+    record = RunRecord.model_validate_json(raw)
+    same = record.catalog == catalog and record.uid.startswith(uid) and image_key in (None, record.image_key)
+    return record if same else None
+
+
+def _frames(record: RunRecord):
+    """The run's frames from their files where they can be read here, else through tiled; and which."""
+    files = record.files
+    if files is None:
+        why = record.files_unknown or "the run's record names no files"
+    else:
+        try:
+            series = HDF5Series(
+                [(s.path, s.dataset, s.first, s.count) for s in files.segments],
+                frame_shape=files.frame_shape,
+                count=files.count,
+            )
+            return series, f"read from {files.describe()}"
+        except (OSError, ValueError) as exc:
+            why = f"its files cannot be read here: {exc}"
+    series = open_catalog(record.catalog).source().frames(record.uid, record.stream, record.image_key)
+    return FrameArray(series), f"read through tiled ({why})"
 
 
 def load_mask(name: str, *, shape: tuple[int, int] | None = None) -> np.ndarray:

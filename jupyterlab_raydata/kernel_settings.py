@@ -14,6 +14,9 @@ from pydantic import BaseModel
 SETTINGS_ENV = "RAYDATA_SETTINGS"
 #: Set in a job's kernel (to the job's id) by the job runner.
 JOB_ID_ENV = "RAYDATA_JOB_ID"
+#: Set in a job's kernel by the job runner: the job's run as the server resolved it (JSON of
+#: :class:`~jupyterlab_raydata.catalog.record.RunRecord`).
+RUN_RECORD_ENV = "RAYDATA_RUN_RECORD"
 
 
 class KernelSettings(BaseModel):

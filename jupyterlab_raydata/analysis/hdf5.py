@@ -133,6 +133,11 @@ def _codec(dset) -> _Codec | None:
     return None
 
 
+def _check_frames(dataset) -> None:
+    if not hasattr(dataset, "ndim") or dataset.ndim != 3:
+        raise ValueError(f"frames must be a (T, H, W) dataset, got {getattr(dataset, 'shape', dataset)}")
+
+
 class HDF5Frames:
     """A ``(T, H, W)`` HDF5 dataset of frames, decoded in parallel.
 
@@ -160,12 +165,19 @@ class HDF5Frames:
 
         self._file = None
         if isinstance(source, str | Path):
-            self._file = h5py.File(source, "r")
-            source = self._file[dataset or "entry/data/data"]
+            # As tiled opens them: HDF5 refuses to open one file twice in a process with different
+            # SWMR flags, and a writer may still be appending to it.
+            self._file = h5py.File(source, "r", swmr=True)
+            try:
+                source = self._file[dataset or "entry/data/data"]
+                _check_frames(source)
+            except BaseException:
+                self.close()
+                raise
         elif not is_h5py_dataset(source):
             raise TypeError(f"expected an h5py.Dataset or a file path, got {type(source).__name__}")
-        if source.ndim != 3:
-            raise ValueError(f"frames must be a (T, H, W) dataset, got shape {source.shape}")
+        else:
+            _check_frames(source)
         self.dataset = source
         self.workers = workers
         self.codec = _codec(source)

@@ -30,6 +30,7 @@ from ..errors import BadRequest, NotFound, RaydataError, Unavailable
 from . import sync as syncing
 from .demo import READY
 from .documents import RunDocs
+from .frame_files import NotLocated
 from .index import RunIndex, index_path
 from .models import (
     CatalogInfo,
@@ -45,6 +46,7 @@ from .panels import build_panels
 from .params import SortKey
 from .preview import PreviewCache, PreviewParams, render_png, select_image
 from .query import Term
+from .record import RunRecord
 from .search import RunSearch
 from .sources import RunSource, open_client
 from .specs import CatalogSpec, DemoSpec, TiledSpec
@@ -371,6 +373,36 @@ class Catalog:
             stop=docs.stop,
             streams=streams,
             image_keys=_image_keys(streams),
+        )
+
+    def record(self, uid: str, image_key: str | None = None) -> RunRecord:
+        """What an analysis of one run needs: its documents, its image and where the frames are stored.
+
+        Raises
+        ------
+        NotFound
+            For an unknown run, a run without detector images, or an image key it does not have.
+        """
+        docs, streams = self._docs_and_streams(uid)
+        key, stream = choose_image(streams, image_key, run=f"Run '{uid}' of catalog '{self.name}'")
+        files, unknown = None, None
+        try:
+            files = self.source().frame_files(uid, stream, key)
+        except NotLocated as exc:
+            unknown = str(exc)
+        except Exception as exc:
+            # The frames can still be read through tiled: a record that cannot be read must not stop that.
+            log.warning("Where the frames of run %s are stored is unknown", uid, exc_info=True)
+            unknown = f"the run's record could not be read ({_reason(exc)})"
+        return RunRecord(
+            catalog=self.name,
+            uid=uid,
+            start=docs.start,
+            stop=docs.stop,
+            stream=stream,
+            image_key=key,
+            files=files,
+            files_unknown=unknown,
         )
 
     def preview(

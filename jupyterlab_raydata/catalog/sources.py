@@ -23,7 +23,9 @@ from urllib.parse import quote
 import numpy as np
 
 from ..errors import NotFound, Unavailable
+from . import frame_files
 from .documents import RunDocs
+from .frame_files import FrameFiles
 from .specs import CatalogSpec, DatabrokerSpec, DemoSpec, ProfileSpec, SQLiteSpec, TiledSpec
 
 # Below this many pixels per event a data key is a scalar or a waveform, not an image.
@@ -265,17 +267,33 @@ class RunSource:
         with self.lock:
             return [(name, run[name].metadata) for name in list(run)]
 
+    def _image(self, run: Any, uid: str, stream: str, key: str) -> Any:
+        try:
+            return self.shape.data(run[stream])[key]
+        except KeyError:
+            raise NotFound("No such image", f"Run '{uid}' has no '{key}' in its '{stream}' stream.") from None
+
     def frames(self, uid: str, stream: str, key: str) -> FrameSeries:
         """The image series of ``key`` in ``stream``, read lazily."""
         run = self.run(uid)
         with self.lock:
-            try:
-                array = self.shape.data(run[stream])[key]
-            except KeyError:
-                raise NotFound(
-                    "No such image", f"Run '{uid}' has no '{key}' in its '{stream}' stream."
-                ) from None
-        return FrameSeries(array, self.lock)
+            return FrameSeries(self._image(run, uid, stream, key), self.lock)
+
+    def frame_files(self, uid: str, stream: str, key: str) -> FrameFiles:
+        """Where the frames of ``key`` in ``stream`` are stored, as the run's record says: tiled's data
+        sources in a SQL catalog, the resource and datum documents in a MongoDB one.
+
+        Raises
+        ------
+        NotLocated
+            With the reason, when the record does not name HDF5 datasets holding the frames.
+        """
+        run = self.run(uid)
+        with self.lock:
+            array = self._image(run, uid, stream, key)
+            if self.shape is SQL:
+                return frame_files.from_data_sources(array)
+            return frame_files.from_documents(run.documents(fill="no"), stream, key, array.shape, array.dtype)
 
 
 def _probe(uri: str, timeout: float) -> None:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ..catalog.record import RunRecord
 from ..kernel_settings import KernelSettings
 
 JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
@@ -47,6 +48,7 @@ class JobSpec(BaseModel):
     mask: str | None = None
     settings: KernelSettings
     folder: str
+    run: RunRecord | None = Field(None, description="The run as the server resolved it when the job started.")
 
     def injected(self) -> dict[str, Any]:
         """Every parameter the notebook gets: its own, then the ones the runner injects."""

@@ -196,14 +196,17 @@ class JobQueue:
 
     def prepare(self, record: JobRecord) -> JobSpec:
         """What the dispatcher runs for a claimed job: checked again, since templates, runs and masks
-        may have changed while it waited. A second attempt gets a folder of its own."""
+        may have changed while it waited, with the run resolved for the kernel (documents, image, the
+        frames' files). A second attempt gets a folder of its own."""
         submission = self._recheck(record)
+        run = submission.runs[0]
         spec = job_spec(
             submission,
-            submission.runs[0],
+            run,
             job_id=str(record.id),
             settings=self.settings,
             results_dir=self.results_dir,
+            record=self.catalogs.get(record.catalog).record(run.uid),
         )
         if record.attempts > 1:
             first = job_folder(

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..kernel_settings import JOB_ID_ENV, SETTINGS_ENV
+from ..kernel_settings import JOB_ID_ENV, RUN_RECORD_ENV, SETTINGS_ENV
 from .folder import JobFolder, JobStatus
 from .processes import kill_tree
 
@@ -31,6 +31,8 @@ RESTARTED = (
 
 #: The folder for the job kernel's Unix sockets, from the runner to the job's process.
 SOCKETS_ENV = "RAYDATA_KERNEL_SOCKETS"
+# Linux refuses a single environment string over 128 KiB (MAX_ARG_STRLEN).
+_RECORD_ENV_MAX = 100_000
 #: The kernel's sockets are this name in that folder, with "-<n>" added for each of the five.
 SOCKET_NAME = "k"
 #: Longest Unix socket path (``sun_path`` holds 108 bytes with its terminating NUL).
@@ -73,8 +75,8 @@ def kernel_sockets_dir() -> str:
 
 
 def job_environment(folder: JobFolder, threads: int, sockets: str) -> dict[str, str]:
-    """The child's environment: the server's settings for the kernel, the job's thread budget and the
-    folder for its kernel's sockets."""
+    """The child's environment: the server's settings and the job's run for the kernel, the job's thread
+    budget and the folder for its kernel's sockets."""
     spec = folder.spec()
     env = dict(os.environ)
     # A backend forced by the worker's environment (e.g. Agg) would keep figures out of the notebook.
@@ -83,6 +85,11 @@ def job_environment(folder: JobFolder, threads: int, sockets: str) -> dict[str, 
     env[JOB_ID_ENV] = spec.job_id
     env["PYTHONUNBUFFERED"] = "1"
     env[SOCKETS_ENV] = sockets
+    env.pop(RUN_RECORD_ENV, None)
+    record = spec.run.model_dump_json() if spec.run is not None else ""
+    # Past the kernel's limit on one variable the process would not start: the kernel asks the catalog.
+    if 0 < len(record) <= _RECORD_ENV_MAX:
+        env[RUN_RECORD_ENV] = record
     for name in (*_THREAD_VARIABLES, "NUMBA_NUM_THREADS"):
         env[name] = str(threads)
     return env

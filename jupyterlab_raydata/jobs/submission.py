@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.lookup import full_uid
+from ..catalog.record import RunRecord
 from ..catalog.registry import CatalogRegistry
 from ..errors import BadRequest
 from ..kernel_settings import KernelSettings
@@ -100,9 +101,16 @@ def check_submission(
 
 
 def job_spec(
-    submission: Submission, run: CheckedRun, *, job_id: str, settings: KernelSettings, results_dir: Path
+    submission: Submission,
+    run: CheckedRun,
+    *,
+    job_id: str,
+    settings: KernelSettings,
+    results_dir: Path,
+    record: RunRecord | None = None,
 ) -> JobSpec:
-    """The spec of the job that analyses ``run``, with its folder under ``results_dir``."""
+    """The spec of the job that analyses ``run``, with its folder under ``results_dir``; ``record`` is
+    the run resolved for the job's kernel (:meth:`Catalog.record`), which then need not open the catalog."""
     folder = job_folder(
         results_dir, submission.catalog, run.scan_id, run.uid, submission.template.name, job_id
     )
@@ -118,4 +126,5 @@ def job_spec(
         mask=submission.mask,
         settings=settings,
         folder=str(Path(folder).resolve()),
+        run=record,
     )

@@ -1,9 +1,12 @@
 """The same runs through both catalog shapes: SQL (tiled SQLite) and MongoDB (databroker, mongomock)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from runwriters import write_image_run, write_run
 
+from jupyterlab_raydata.analysis.hdf5_series import HDF5Series
 from jupyterlab_raydata.catalog.catalog import Catalog
 from jupyterlab_raydata.catalog.preview import render_png
 from jupyterlab_raydata.catalog.query import parse_query
@@ -74,3 +77,24 @@ def test_previews_show_the_frame_or_average_asked_for(shaped):
     assert average == render_png(frames.astype(np.float64).mean(axis=0), scale="log", max_size=20)
     with pytest.raises(NotFound, match="no image key 'eiger4m_single_image'"):
         catalog.preview(image_uid, key="eiger4m_single_image")
+
+
+def test_the_record_names_the_file_that_holds_the_frames(shaped):
+    shape, catalog, frames, image_uid, _ = shaped
+    record = catalog.record(image_uid)
+    assert (record.uid, record.stream, record.image_key) == (image_uid, "primary", "eiger1m_single_image")
+    assert record.files_unknown is None
+    files = record.files
+    assert files.found_by == {"sql": "tiled data source", "mongo": "resource documents"}[shape]
+    assert (files.count, files.frame_shape, files.dtype) == (12, (32, 40), "uint16")
+    [segment] = files.segments
+    assert Path(segment.path).name == f"{image_uid}.h5"
+    assert segment.dataset.strip("/") == "entry/data/data"
+    with HDF5Series([(s.path, s.dataset, s.first, s.count) for s in files.segments], count=12) as series:
+        np.testing.assert_array_equal(np.asarray(series), frames)
+
+
+def test_a_run_without_images_has_no_record(shaped):
+    _, catalog, _, _, plain_uid = shaped
+    with pytest.raises(NotFound, match="no detector images"):
+        catalog.record(plain_uid)

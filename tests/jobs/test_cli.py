@@ -82,6 +82,12 @@ def test_run_executes_a_template_with_a_progress_bar(configured, jobs_demo_catal
     nb = nbformat.read(notebook, as_version=4)
     injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
     assert "iq_bins = 50" in injected.source and f'uid = "{uid}"' in injected.source
+    # The kernel read the frames from the file the run's record names, resolved before the job started.
+    spec = json.loads((Path(notebook).parent / "job.json").read_text())
+    [segment] = spec["run"]["files"]["segments"]
+    assert segment["path"] == str(jobs_demo_catalog.parent / "data" / f"{uid}.h5")
+    log = (Path(notebook).parent / "log.txt").read_text()
+    assert f"frames read from {segment['path']} (from the tiled data source)" in log
 
 
 def test_run_refuses_bad_parameters_before_running(configured, jobs_demo_catalog, tmp_path):
