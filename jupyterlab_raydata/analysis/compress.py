@@ -252,16 +252,27 @@ class CompressedFrames:
             out[rows, cols[keep]] = self.values[a:b][keep]
             yield t0, out
 
-    def frame_sums(self) -> np.ndarray:
-        """Total counts of every frame (float64)."""
-        totals = (
-            np.add.reduceat(self.values.astype(np.float64), self.indptr[:-1]) if self.values.size else None
-        )
+    def frame_sums(self, mask=None) -> np.ndarray:
+        """Total counts of every frame (float64), over the pixels where ``mask`` is True (default all)."""
+        values = self.values.astype(np.float64)
+        if mask is not None:
+            good = check_shape(mask, self.frame_shape).ravel()
+            values[~good[self.indices]] = 0
         sums = np.zeros(len(self))
-        if totals is not None:
+        if values.size:
             nonempty = np.diff(self.indptr) > 0
-            sums[nonempty] = totals[nonempty]
+            sums[nonempty] = np.add.reduceat(values, self.indptr[:-1])[nonempty]
         return sums
+
+    def pixel_sums(self, frames=None) -> np.ndarray:
+        """Total counts of every pixel (float64, ``(H, W)``) over the frames where ``frames`` is True
+        (one flag per frame; default all)."""
+        indices, values = self.indices, self.values
+        if frames is not None and not np.all(frames):
+            keep = np.repeat(np.asarray(frames, bool), np.diff(self.indptr))
+            indices, values = indices[keep], values[keep]
+        n_pixels = self.frame_shape[0] * self.frame_shape[1]
+        return np.bincount(indices, weights=values, minlength=n_pixels).reshape(self.frame_shape)
 
     def save(self, path) -> Path:
         """Write to an HDF5 file (datasets ``indptr``, ``indices``, ``values``)."""

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .frames import iter_chunks
-
 __all__ = [
     "annulus",
     "check_shape",
@@ -239,7 +237,7 @@ def hot_dead_pixels(
     ``z = (m - l) / sqrt(l / T)`` is the deviation in units of the Poisson noise of
     the mean. A pixel is *hot* if ``z`` exceeds ``hot_sigma`` times the robust
     spread of ``z`` (1.4826 times the median absolute deviation, at least 1), and *dead* if
-    ``m <= dead_fraction · l`` where ``l > 0``. Frames are streamed.
+    ``m <= dead_fraction · l`` where ``l > 0``. Frames are streamed (photon events event by event).
 
     Parameters
     ----------
@@ -260,15 +258,17 @@ def hot_dead_pixels(
     ndarray of bool
         True for pixels that are neither hot nor dead (and good in ``mask``).
     """
-    total, count = None, 0
-    for _, chunk in iter_chunks(frames, chunk_size):
-        part = chunk.sum(axis=0, dtype=np.float64)
-        total = part if total is None else total + part
-        count += chunk.shape[0]
-    if total is None:
-        raise ValueError("no frames")
+    # preprocess builds on this module's shape checks.
+    from .preprocess import frame_stats
+
+    stats = frame_stats(frames, chunk_size=chunk_size)
     return hot_dead_from_mean(
-        total / count, count, hot_sigma=hot_sigma, dead_fraction=dead_fraction, window=window, mask=mask
+        stats.mean_image,
+        stats.n_good,
+        hot_sigma=hot_sigma,
+        dead_fraction=dead_fraction,
+        window=window,
+        mask=mask,
     )
 
 

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .compress import iter_frames_or_events
 from .frames import iter_chunks, n_frames, valid_frames
 from .masks import check_shape, require_shape
 
@@ -48,10 +49,14 @@ class FrameStats:
 def frame_stats(frames, *, mask=None, bad_frames=None, chunk_size: int | None = None) -> FrameStats:
     """Per-frame sums and average image in one streaming pass.
 
+    Photon events (:class:`~jupyterlab_raydata.analysis.compress.CompressedFrames`, HDF5 frames read
+    straight to events) are summed event by event, at a cost that follows the photons; other inputs
+    frame by frame.
+
     Parameters
     ----------
     frames : array-like or iterable
-        ``(T, H, W)`` frames.
+        ``(T, H, W)`` frames or their photon events.
     mask : array_like of bool, optional
         True = good; masked pixels are left out of the sums (the average image
         keeps them, so they can be displayed).
@@ -63,16 +68,24 @@ def frame_stats(frames, *, mask=None, bad_frames=None, chunk_size: int | None = 
     """
     sums, total, n_good = [], None, 0
     good = None
-    for t0, chunk in iter_chunks(frames, chunk_size):
+    for t0, dense, events in iter_frames_or_events(frames, chunk_size):
+        n = len(events) if dense is None else dense.shape[0]
+        shape = events.frame_shape if dense is None else dense.shape[1:]
         if good is None and mask is not None:
-            good = check_shape(mask, chunk.shape[1:])
-        flat = chunk.reshape(chunk.shape[0], -1)
-        # Summing in float64 from the native dtype: no float copy of the chunk.
-        sums.append(
-            flat.sum(axis=1, dtype=np.float64) if good is None else flat[:, good.ravel()].sum(1, np.float64)
-        )
-        valid = valid_frames(bad_frames, t0, t0 + chunk.shape[0])
-        part = chunk[valid].sum(axis=0, dtype=np.float64)
+            good = check_shape(mask, shape)
+        valid = valid_frames(bad_frames, t0, t0 + n)
+        if dense is None:
+            sums.append(events.frame_sums(good))
+            part = events.pixel_sums(valid)
+        else:
+            flat = dense.reshape(n, -1)
+            # Summing in float64 from the native dtype: no float copy of the chunk.
+            sums.append(
+                flat.sum(axis=1, dtype=np.float64)
+                if good is None
+                else flat[:, good.ravel()].sum(1, np.float64)
+            )
+            part = dense[valid].sum(axis=0, dtype=np.float64)
         total = part if total is None else total + part
         n_good += int(valid.sum())
     if total is None:

@@ -13,6 +13,7 @@ import base64
 import logging
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -187,8 +188,16 @@ def execute(folder: JobFolder) -> int:
         status.state = "completed"
     status.finished = time.time()
     status.cell, status.heading = None, ""
+    status.peak_rss_mb = _peak_rss_mb()
     progress.save()
     return 0 if status.state == "completed" else 1
+
+
+def _peak_rss_mb() -> float:
+    """The largest peak resident memory of this process and of its children that ended (the kernel)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024  # KiB on Linux
 
 
 def _is_cell_error(exc: BaseException) -> bool:

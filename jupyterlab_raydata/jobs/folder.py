@@ -87,6 +87,10 @@ class JobStatus(BaseModel):
     threads: int | None = None
     figures: list[Figure] = Field(default_factory=list)
     failure: str | None = Field(None, description="One line: where and why it failed.")
+    peak_rss_mb: float | None = Field(
+        None,
+        description="Once it ended: the peak resident memory of its largest process (kernel included), MB.",
+    )
 
     @property
     def final(self) -> bool:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jupyterlab_raydata.analysis import geometry, masks, preprocess
+from jupyterlab_raydata.analysis import compress, geometry, masks, preprocess
 
 
 @pytest.fixture
@@ -79,3 +79,38 @@ def test_background_from_hdf5_stack(tmp_path, series):
         f["entry/dark"] = series[:5]
     image = preprocess.load_background(tmp_path / "dark.h5", dataset="entry/dark")
     np.testing.assert_allclose(image, series[:5].mean(axis=0))
+
+
+class EventsOnly(compress.CompressedFrames):
+    """Photon events that refuse to be expanded into dense frames."""
+
+    def iter_frame_chunks(self, *args, **kwargs):
+        raise AssertionError("the events were expanded into dense frames")
+
+    def _dense(self, t0, t1):
+        raise AssertionError("the events were expanded into dense frames")
+
+
+def events_only(frames) -> EventsOnly:
+    events = compress.compress_frames(frames).frames
+    return EventsOnly(events.indptr, events.indices, events.values, events.frame_shape)
+
+
+def test_frame_stats_of_photon_events_are_summed_event_by_event(rng):
+    frames = ((rng.random((700, 19, 23)) < 0.05) * rng.integers(1, 9, (700, 19, 23))).astype(np.uint16)
+    mask = rng.random((19, 23)) < 0.8
+    bad = [3, 511, 512, 699]  # either side of a 512-frame piece's edge
+    dense = preprocess.frame_stats(frames, mask=mask, bad_frames=bad)
+    events = preprocess.frame_stats(events_only(frames), mask=mask, bad_frames=bad)
+    np.testing.assert_array_equal(events.sums, dense.sums)
+    np.testing.assert_array_equal(events.mean_image, dense.mean_image)
+    assert events.n_good == dense.n_good == 696
+
+
+def test_hot_and_dead_pixels_of_photon_events_equal_the_dense_ones(rng):
+    frames = rng.poisson(0.3, (400, 24, 24)).astype(np.uint16)
+    frames[:, 5, 7] += 30  # hot
+    frames[:, 11, 2] = 0  # dead
+    found = masks.hot_dead_pixels(events_only(frames), hot_sigma=8.0)
+    np.testing.assert_array_equal(found, masks.hot_dead_pixels(frames, hot_sigma=8.0))
+    assert not found[5, 7] and not found[11, 2] and found.sum() == 24 * 24 - 2
