@@ -375,6 +375,8 @@ def main() -> None:
         answer = server.http.put("catalogs/bench/auto-analysis", json={"enabled": True})
         if answer.status_code >= 400:
             raise SystemExit(f"automatic analysis could not be turned on: {answer.text}")
+        # Automatic analysis takes the runs that start after it was turned on.
+        time.sleep(args.frames * PERIOD_S + 0.5)
         print(
             f"One run: {args.frames} Eiger-1M frames at {OCCUPANCY:.0%}, "
             f"{args.frames * PERIOD_S:.0f} s at 1 kHz"

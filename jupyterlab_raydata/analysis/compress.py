@@ -37,6 +37,8 @@ __all__ = [
     "dense_events",
     "iter_events",
     "iter_frames_or_events",
+    "occupancy",
+    "read_events",
 ]
 
 #: Frames per piece when a series is turned into events chunk by chunk.
@@ -327,26 +329,85 @@ def compress_frames(
     CompressionResult
         ``frames`` (:class:`CompressedFrames`) and ``stats`` (:class:`OccupancyStats`).
     """
-    pieces = [piece for _, piece in iter_events(frames, chunk_size, mask=mask, threshold=threshold)]
-    if not pieces:
-        raise ValueError("no frames")
-    frame_shape = pieces[0].frame_shape
-    compressed = CompressedFrames.concatenate(pieces, frame_shape)
-    values = compressed.values
-    n_t = len(compressed)
-    n_good = frame_shape[0] * frame_shape[1] if mask is None else int(check_shape(mask, frame_shape).sum())
-    total = float(values.sum(dtype=np.float64))
-    dense_bytes = n_t * frame_shape[0] * frame_shape[1] * values.dtype.itemsize
-    stats = OccupancyStats(
+    compressed = read_events(frames, chunk_size, mask=mask, threshold=threshold)
+    return CompressionResult(compressed, occupancy(compressed, mask))
+
+
+def occupancy(events: CompressedFrames, mask=None) -> OccupancyStats:
+    """How photon-sparse a series is, over the pixels where ``mask`` is True (default all).
+
+    Parameters
+    ----------
+    events : CompressedFrames
+        The series.
+    mask : array_like of bool, optional
+        True = good pixel; photons of other pixels are not counted.
+    """
+    frame_shape = events.frame_shape
+    n_t = len(events)
+    values = events.values
+    if mask is None:
+        n_good, inside = frame_shape[0] * frame_shape[1], None
+        n_events = values.size
+    else:
+        good = check_shape(mask, frame_shape).ravel()
+        n_good, inside = int(good.sum()), good[events.indices]
+        n_events = int(np.count_nonzero(inside))
+    total = float(np.sum(values, dtype=np.float64, where=True if inside is None else inside))
+    largest = values.max(initial=0, where=True if inside is None else inside)
+    dense_bytes = n_t * n_good * values.dtype.itemsize
+    compressed_bytes = events.indptr.nbytes + n_events * (events.indices.itemsize + values.dtype.itemsize)
+    return OccupancyStats(
         n_frames=n_t,
         n_pixels=n_good,
-        occupancy=values.size / max(n_t * n_good, 1),
+        occupancy=n_events / max(n_t * n_good, 1),
         mean_counts=total / max(n_t * n_good, 1),
-        mean_counts_occupied=total / max(values.size, 1),
-        max_count=float(values.max(initial=0)),
-        compression=dense_bytes / max(compressed.nbytes, 1),
+        mean_counts_occupied=total / max(n_events, 1),
+        max_count=float(largest),
+        compression=dense_bytes / max(compressed_bytes, 1),
     )
-    return CompressionResult(compressed, stats)
+
+
+def read_events(
+    frames, chunk_size: int | None = None, *, mask=None, threshold: float = 0, progress=None
+) -> CompressedFrames:
+    """All the photon events of any frame input, in one :class:`CompressedFrames`.
+
+    The pieces of :func:`iter_events` are copied once, into arrays sized from the first piece's
+    photons per frame (grown if later frames hold more), instead of being kept and concatenated.
+
+    Parameters
+    ----------
+    frames, chunk_size, mask, threshold
+        As for :func:`iter_events`.
+    progress : callable, optional
+        ``progress(n)`` after each piece of ``n`` frames (e.g. a ``tqdm`` bar's ``update``).
+    """
+    n_total = len(frames) if hasattr(frames, "__len__") else None
+    counts, indices, values = [], None, None
+    used = 0
+    frame_shape = None
+    for _, piece in iter_events(frames, chunk_size, mask=mask, threshold=threshold):
+        n = piece.indices.size
+        if indices is None:
+            frame_shape = piece.frame_shape
+            per_frame = n / max(len(piece), 1)
+            guess = int(per_frame * (n_total or 2 * len(piece)) * 1.05) + 1024
+            indices, values = np.empty(guess, np.int32), np.empty(guess, piece.values.dtype)
+        if used + n > indices.size:
+            size = max(used + n, int(indices.size * 1.5))
+            indices, values = _grow(indices, used, size), _grow(values, used, size)
+        indices[used : used + n] = piece.indices
+        values[used : used + n] = piece.values
+        used += n
+        counts.append(np.diff(piece.indptr))
+        if progress is not None:
+            progress(len(piece))
+    if indices is None:
+        raise ValueError("no frames")
+    indptr = np.zeros(sum(c.size for c in counts) + 1, np.int64)
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    return CompressedFrames(indptr, indices[:used], values[:used], frame_shape)
 
 
 def iter_events(frames, chunk_size: int | None = None, *, mask=None, threshold: float = 0, workers=None):

@@ -8,16 +8,20 @@ Every plotting function draws into ``ax`` when given one, else into a new figure
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 
 __all__ = [
+    "DrawnFigure",
+    "Pages",
+    "draw",
     "new_figure",
     "plot_average_image",
     "plot_frame_sums",
@@ -226,15 +230,84 @@ def summary_page(title: str, fields: dict) -> Figure:
     return fig
 
 
+#: Pixels per inch of a figure on screen; figures are drawn at :data:`REPORT_DPI` for the report.
+SCREEN_DPI = 100
+REPORT_DPI = 150
+
+
+@dataclass(frozen=True)
+class DrawnFigure:
+    """A figure drawn once, as an RGB PNG: shown in a notebook as that PNG, and a page of the report.
+
+    Attributes
+    ----------
+    png : bytes
+        The drawing.
+    size : (float, float)
+        The figure's width and height in inches.
+    dpi : float
+        Pixels per inch of the drawing.
+    """
+
+    png: bytes
+    size: tuple[float, float]
+    dpi: float
+
+    def _repr_png_(self):
+        # Shown at the figure's size on screen, drawn sharper for the report.
+        return self.png, {
+            "width": round(self.size[0] * SCREEN_DPI),
+            "height": round(self.size[1] * SCREEN_DPI),
+        }
+
+
+def draw(fig: Figure, *, dpi: float = REPORT_DPI) -> DrawnFigure:
+    """Draw ``fig`` once, into an RGB PNG (figures are opaque: no alpha channel)."""
+    from PIL import Image
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    size = tuple(float(x) for x in fig.get_size_inches())
+    shown_dpi = fig.dpi
+    fig.dpi = dpi
+    try:
+        canvas.draw()
+        pixels = np.asarray(canvas.buffer_rgba())[..., :3]
+    finally:
+        fig.dpi = shown_dpi
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="png")
+    return DrawnFigure(buffer.getvalue(), size, float(dpi))
+
+
+class Pages(list):
+    """The figures of a report, each drawn once, in order (a list of :class:`DrawnFigure`).
+
+    A notebook shows each figure as the PNG :meth:`show` drew, and :func:`write_report` places those
+    same drawings as the pages of the PDF: no figure is drawn twice.
+
+    Examples
+    --------
+    >>> figures = Pages()
+    >>> figures.show(plot_iq(q, intensity))  # doctest: +SKIP
+    """
+
+    def show(self, fig: Figure, *, dpi: float = REPORT_DPI) -> DrawnFigure:
+        """Draw ``fig``, keep the drawing as the next page and return it (a notebook displays it)."""
+        drawn = draw(fig, dpi=dpi)
+        self.append(drawn)
+        return drawn
+
+
 def write_report(path, figures, *, title: str | None = None, fields: dict | None = None) -> Path:
     """Write figures to a multi-page PDF, optionally after a summary page.
 
     Parameters
     ----------
     path : str or Path
-        Output ``.pdf``.
-    figures : iterable of Figure
-        One page each.
+        Output ``.pdf``, written whole and then moved into place.
+    figures : iterable of DrawnFigure or Figure
+        One page each, at its own size: a :class:`DrawnFigure` (e.g. the :class:`Pages` a notebook
+        showed) as it was drawn, a :class:`~matplotlib.figure.Figure` drawn now.
     title : str, optional
         Title of a first summary page (with ``fields``).
     fields : dict, optional
@@ -244,13 +317,14 @@ def write_report(path, figures, *, title: str | None = None, fields: dict | None
     -------
     Path
     """
+    from ._pdf import rgb_png, write_png_pdf
+
     path = Path(path)
-    with PdfPages(path) as pdf:
-        if title is not None:
-            pdf.savefig(summary_page(title, fields or {}))
-        for fig in figures:
-            pdf.savefig(fig)
-        info = pdf.infodict()
-        info["Title"] = title or path.stem
-        info["Creator"] = "jupyterlab_raydata"
-    return path
+    pages = [] if title is None else [draw(summary_page(title, fields or {}))]
+    pages += [f if isinstance(f, DrawnFigure) else draw(f) for f in figures]
+    return write_png_pdf(
+        path,
+        [(rgb_png(p.png), p.size) for p in pages],
+        title=title or path.stem,
+        creator="jupyterlab_raydata",
+    )

@@ -1,6 +1,10 @@
+import io
+
 import numpy as np
+import pypdf
 import pytest
 from matplotlib.figure import Figure
+from PIL import Image
 
 from jupyterlab_raydata.analysis import fits, report
 
@@ -58,11 +62,46 @@ def test_draws_into_given_axes():
 def test_multipage_pdf(tmp_path, data):
     image, _labels, _mask, lag_s, g2 = data
     pages = [report.plot_average_image(image), report.plot_g2(lag_s, g2)]
-    path = report.write_report(tmp_path / "r.pdf", pages, title="Run 42", fields={"uid": "abc", "D": 1.0})
-    content = path.read_bytes()
-    assert content.startswith(b"%PDF")
-    assert content.count(b"/Type /Page\n") + content.count(b"/Type /Page ") == 3
+    title = "Run 42: D (Å²/s) ± β"  # any character, in the document's information too
+    path = report.write_report(tmp_path / "r.pdf", pages, title=title, fields={"uid": "abc", "D": 1.0})
+    pdf = pypdf.PdfReader(path)
+    assert len(pdf.pages) == 3
+    assert (pdf.metadata.title, pdf.metadata.creator) == (title, "jupyterlab_raydata")
+    sizes = [float(x) for page in pdf.pages for x in page.mediabox[2:]]
+    inches = [8.27, 11.69, *pages[0].get_size_inches(), *pages[1].get_size_inches()]  # A4 first
+    assert sizes == pytest.approx([72 * x for x in inches], abs=1e-3)
+    assert not list(tmp_path.glob(".*"))  # written whole, then moved into place
     assert _no_pyplot_figures()
+
+
+def test_a_report_of_shown_figures_draws_none_of_them_again(tmp_path, data, monkeypatch):
+    image, _labels, _mask, lag_s, g2 = data
+    drawn = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: (drawn.append(fig), draw(fig, renderer))[1])
+    figures = report.Pages()
+    figures.show(report.plot_average_image(image))
+    figures.show(report.plot_g2(lag_s, g2), dpi=80)
+    assert len(drawn) == 2
+    path = report.write_report(tmp_path / "r.pdf", figures, title="Run 42", fields={"uid": "abc"})
+    assert len(drawn) == 3  # the summary page only
+    pdf = pypdf.PdfReader(path)
+    assert len(pdf.pages) == 3
+    for page, shown in zip(pdf.pages[1:], figures, strict=True):
+        # The page is the drawing the notebook showed, pixel for pixel, at the figure's size.
+        pixels = np.asarray(Image.open(io.BytesIO(shown.png)))
+        np.testing.assert_array_equal(np.asarray(page.images[0].image), pixels)
+        assert pixels.shape[:2] == (round(shown.size[1] * shown.dpi), round(shown.size[0] * shown.dpi))
+        assert [float(x) for x in page.mediabox[2:]] == pytest.approx([72 * x for x in shown.size], abs=1e-3)
+
+
+def test_a_shown_figure_displays_at_screen_size(data):
+    image, *_ = data
+    shown = report.Pages().show(report.plot_average_image(image))
+    png, size = shown._repr_png_()
+    assert png == shown.png and png.startswith(b"\x89PNG")
+    assert size == {"width": round(shown.size[0] * 100), "height": round(shown.size[1] * 100)}
+    assert Image.open(io.BytesIO(png)).mode == "RGB"
 
 
 @pytest.mark.parametrize("panels", [1, 3, 4, 5, 16])
