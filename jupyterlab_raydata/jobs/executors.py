@@ -8,8 +8,9 @@ The configuration has the shape NERSC users know from dask-labextension's ``labe
 
 A batch-queue cluster (any dask-jobqueue class) takes its queue, account, cores, memory and walltime
 from dask's own ``jobqueue.yaml``; ``kwargs`` here override them. Each job is one task keyed
-``raydata-job-<id>`` that runs :func:`~jupyterlab_raydata.jobs.runner.run_job` on a worker, whose
-thread count is the job's thread budget.
+``raydata-job-<id>`` that runs :func:`~jupyterlab_raydata.jobs.runner.run_job` on a worker: a worker's
+threads are how many jobs it runs at once, and a job's own threads are its share of its host's cores
+(:mod:`~jupyterlab_raydata.jobs.host_share`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .runner import run_job
 
 log = logging.getLogger(__name__)
 
-#: A worker runs one job per thread; each job's analysis may use that worker's threads.
+#: A worker runs one job per thread; each job's analysis takes its share of the host's cores.
 LOCAL_DEFAULTS = {"n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None}
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..kernel_settings import JOB_ID_ENV, RUN_RECORD_ENV, SETTINGS_ENV
 from .folder import JobFolder, JobStatus
+from .host_share import share_of_cores
 from .processes import kill_tree
 
 #: How often the runner looks for a cancel request.
@@ -41,21 +42,6 @@ _SOCKET_PATH_MAX = 107
 _SOCKET_PARENTS = (None, "/tmp")
 
 _THREAD_VARIABLES = ("RAYDATA_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def worker_threads() -> int | None:
-    """The thread count of the dask worker running this task, or ``None`` outside a worker."""
-    try:
-        from distributed import get_worker
-
-        return int(get_worker().state.nthreads)
-    except (ImportError, ValueError):
-        return None
-
-
-def default_threads() -> int:
-    """Outside dask: the cores this process may use."""
-    return len(os.sched_getaffinity(0))
 
 
 def kernel_sockets_dir() -> str:
@@ -132,21 +118,23 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
     folder_path : path
         A folder made by :meth:`JobFolder.create`.
     threads : int, optional
-        The job's thread budget; by default the dask worker's thread count, or this process's cores.
+        The job's thread budget; by default its share of this host's cores
+        (:func:`~jupyterlab_raydata.jobs.host_share.share_of_cores`).
     """
     folder = JobFolder(folder_path)
     if folder.cancel_requested:
         return _settle(folder, "cancelled").model_dump()
     if not folder.claim_runner():
         return _settle(folder, "failed", RESTARTED).model_dump()
-    threads = threads or worker_threads() or default_threads()
     # Made and removed here, in the process that outlives the job's: a killed job leaves no sockets.
     try:
         sockets = kernel_sockets_dir()
     except (OSError, RuntimeError) as exc:
         return _settle(folder, "failed", f"The job's kernel cannot be started: {exc}").model_dump()
     try:
-        code = _run_child(folder, threads, job_environment(folder, threads, sockets))
+        with share_of_cores(folder.path.name) as share:
+            threads = threads or share
+            code = _run_child(folder, threads, job_environment(folder, threads, sockets))
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
     if code is None:
