@@ -113,8 +113,16 @@ class Raydata(ExtensionApp):
     sync_interval = Float(
         5.0,
         help=(
-            "Seconds between the server's own catalog syncs, for catalogs with automatic analysis on or "
-            "browsed recently, so new runs are noticed with nobody looking."
+            "Seconds between the server's own syncs of the catalogs browsed recently, so new runs are "
+            "noticed with nobody looking."
+        ),
+    ).tag(config=True)
+
+    auto_sync_interval = Float(
+        0.5,
+        help=(
+            "Seconds between looks at a catalog with automatic analysis on: a run's stop document becomes "
+            "a queued job within about this time. A look that finds nothing new costs two small requests."
         ),
     ).tag(config=True)
 
@@ -126,6 +134,12 @@ class Raydata(ExtensionApp):
     def _check_limit(self, proposal):
         if proposal["value"] < 1:
             raise TraitError(f"c.Raydata.{proposal['trait'].name} must be at least 1")
+        return proposal["value"]
+
+    @validate("sync_interval", "auto_sync_interval")
+    def _check_interval(self, proposal):
+        if not proposal["value"] > 0:
+            raise TraitError(f"c.Raydata.{proposal['trait'].name} must be a number of seconds above 0")
         return proposal["value"]
 
     @default("data_dir")

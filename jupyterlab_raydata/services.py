@@ -82,6 +82,7 @@ class Services:
             registry,
             interval=raydata.sync_interval,
             wanted=lambda: {name for name in registry.names if store.auto_since(name) is not None},
+            wanted_interval=raydata.auto_sync_interval,
             on_look=on_look,
             columns=("auto_pipeline",),
         )

@@ -22,8 +22,9 @@ PIPELINE = "XPCS_SAXS_2way_pipeline"
 
 
 @pytest.fixture
-def beamline(tmp_path):
-    """A catalog a RunEngine writes into, and a server watching it with automatic analysis available."""
+def beamline(tmp_path, request):
+    """A catalog a RunEngine writes into, and a server watching it with automatic analysis available
+    (its syncs of browsed catalogs every ``request.param`` seconds, default 0.5)."""
     client = create_sqlite_catalog(tmp_path / "beamline")
     RE = RunEngine({}, context_managers=[])
     RE.subscribe(TiledWriter(client))
@@ -35,7 +36,7 @@ def beamline(tmp_path):
         {"beamline": {"kind": "sqlite", "path": str(tmp_path / "beamline" / "catalog.db")}},
         templates,
         auto_pipelines={PIPELINE: "look"},
-        sync_interval=0.5,
+        sync_interval=getattr(request, "param", 0.5),
     )
     server.start()
     yield RE, server
@@ -88,3 +89,30 @@ def test_runs_written_while_the_server_runs_are_analysed_once(beamline):
     assert [j["id"] for j in server.jobs(uid=uid)] == [job["id"]]
     assert server.jobs(uid=other) == []
     assert server.jobs(uid=before) == []
+
+
+@pytest.mark.parametrize("beamline", [3600.0], indirect=True)
+def test_a_watched_catalog_is_looked_at_far_more_often_than_a_browsed_one(beamline):
+    """With browsed catalogs synced once an hour, a run with automatic analysis on is still queued at
+    once: a catalog with automatic analysis on is looked at every auto_sync_interval (0.5 s)."""
+    RE, server = beamline
+    server.client.put("catalogs/beamline/auto-analysis", json={"enabled": True})
+    # The run table open beside the switch (the catalog is open), and a run that starts after it.
+    assert server.client.get("catalogs/beamline/runs").status_code == 200
+    time.sleep(1.0)
+    uid = take_run(RE, auto_pipeline=PIPELINE)
+    stopped = time.time()
+    (job,) = wait_for_jobs(server, uid, timeout=30)
+    print(f"stop document -> queued job: {job['created'] - stopped:.2f} s")
+    assert (job["template"], job["auto"]) == ("look", True)
+
+
+@pytest.mark.parametrize("name", ["sync_interval", "auto_sync_interval"])
+def test_an_interval_must_be_above_zero(name):
+    from traitlets import TraitError
+
+    from jupyterlab_raydata.app import Raydata
+
+    with pytest.raises(TraitError, match=f"c.Raydata.{name} must be a number of seconds above 0"):
+        Raydata(**{name: 0})
+    assert getattr(Raydata(**{name: 0.25}), name) == 0.25
