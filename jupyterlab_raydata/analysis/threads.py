@@ -29,7 +29,7 @@ import functools
 import os
 from collections.abc import Iterator
 
-__all__ = ["ENV_VAR", "limit_blas", "limit_threads", "thread_budget"]
+__all__ = ["ENV_VAR", "limit_blas", "limit_threads", "set_process_threads", "thread_budget"]
 
 #: Environment variable with the thread budget of a process (a positive integer).
 ENV_VAR = "RAYDATA_THREADS"
@@ -135,3 +135,18 @@ def _set_numba_threads(n: int) -> int | None:
     before = numba.get_num_threads()
     numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
     return before
+
+
+def set_process_threads(n: int) -> None:
+    """Give this process a thread budget of ``n`` from now on, as if it had started with
+    ``RAYDATA_THREADS=n``: the budget, the BLAS and OpenMP libraries loaded so far, and numba's threads
+    in the calling thread (for a process started before its work was known, e.g. a standby kernel).
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"a thread budget must be >= 1, got {n}")
+    from threadpoolctl import ThreadpoolController
+
+    os.environ[ENV_VAR] = str(n)
+    _capped(ThreadpoolController().lib_controllers, n)
+    _set_numba_threads(n)

@@ -5,11 +5,18 @@ jupyter_client starts in a session of its own) to cancel. Here papermill execute
 job's parameters, saving the notebook after every cell; per-cell hooks report progress in
 ``status.json`` and write every image the notebook displays to ``figures/`` as its cell finishes, so any
 template gets live figures without special code. Exit status: 0 completed, 1 failed.
+
+``python -m jupyterlab_raydata.jobs.execute --standby KERNEL`` starts the process ahead of its job (see
+:mod:`~jupyterlab_raydata.jobs.standby`): it starts the kernel, runs :data:`WARM_UP` in it, then reads its
+job from standard input (one JSON line: its folder, environment and threads), writes to the job's log,
+gives the kernel the job's environment, folder and thread budget, and runs the job as above. An empty
+standard input ends it.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import re
@@ -18,6 +25,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -148,8 +156,81 @@ def _kernel_config():
     return Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, SOCKET_NAME)}})
 
 
-def execute(folder: JobFolder) -> int:
-    """Run the job in ``folder`` here and now; returns the exit status."""
+#: What a standby kernel runs before its job is known: the analysis stack imported and its compiled
+#: kernels loaded, in a function so that the notebook's namespace stays empty.
+WARM_UP = """
+def _raydata_warm_up():
+    import h5py, matplotlib, scipy.optimize, scipy.stats, tqdm
+    import jupyterlab_raydata.context
+    from jupyterlab_raydata.analysis import (
+        compress, correlation, fits, geometry, masks, preprocess, report, rois, xsvs,
+    )
+    from jupyterlab_raydata.analysis.warmup import warm_up
+    warm_up()
+_raydata_warm_up()
+del _raydata_warm_up
+"""
+
+#: What a standby kernel runs once its job is known, before the notebook.
+JOB_SETUP = """
+def _raydata_job(env, folder, threads):
+    import os
+    from jupyterlab_raydata.analysis.threads import set_process_threads
+    os.environ.update(env)
+    os.chdir(folder)
+    set_process_threads(threads)
+_raydata_job({env!r}, {folder!r}, {threads!r})
+del _raydata_job
+"""
+
+
+def _run_quietly(km, code: str, timeout: float = 300) -> None:
+    """Run ``code`` in the kernel of ``km`` without output or history; raise if it fails."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout)
+    finally:
+        kc.stop_channels()
+    content = reply["content"]
+    if content["status"] != "ok":
+        raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+
+
+def standby(kernel_name: str) -> int:
+    """Start a kernel and warm it up, wait for a job on standard input, run it; the exit status."""
+    from jupyter_client.manager import KernelManager
+
+    # nbclient leaves the channels of its client to a kernel it did not start open for their owner, and
+    # the client says so when it is collected; the kernel's end (below) closes them.
+    logging.getLogger("traitlets").addFilter(lambda record: "Could not destroy zmq context" not in record.msg)
+    km = KernelManager(kernel_name=kernel_name, config=_kernel_config())
+    km.start_kernel(cwd=tempfile.gettempdir())
+    try:
+        _run_quietly(km, WARM_UP)
+        import papermill  # noqa: F401  (seconds to import: not once the job has come)
+
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        job = json.loads(line)
+        folder = JobFolder(Path(job["folder"]))
+        log_fd = os.open(folder.log, os.O_WRONLY | os.O_APPEND)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        os.environ.update(job["env"])
+        os.chdir(folder.path)
+        _run_quietly(km, JOB_SETUP.format(env=job["env"], folder=str(folder.path), threads=job["threads"]))
+        return execute(folder, km=km)
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def execute(folder: JobFolder, *, km=None) -> int:
+    """Run the job in ``folder`` here and now (in the kernel of ``km`` if given, else a new one); returns
+    the exit status."""
     import papermill
 
     spec = folder.spec()
@@ -177,6 +258,7 @@ def execute(folder: JobFolder) -> int:
             on_cell_start=progress.cell_start,
             on_cell_executed=progress.cell_executed,
             config=_kernel_config(),
+            km=km,
         )
     except Exception as exc:
         summary = failure_summary(exc, progress.headings)
@@ -208,8 +290,11 @@ def _is_cell_error(exc: BaseException) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m jupyterlab_raydata.jobs.execute JOB_FOLDER", file=sys.stderr)
+    if len(args) not in (1, 2) or (len(args) == 2 and args[0] != "--standby"):
+        print(
+            "usage: python -m jupyterlab_raydata.jobs.execute (JOB_FOLDER | --standby KERNEL)",
+            file=sys.stderr,
+        )
         return 2
     logging.basicConfig(
         stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -217,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
-        return execute(JobFolder(Path(args[0])))
+        return standby(args[1]) if len(args) == 2 else execute(JobFolder(Path(args[0])))
     finally:
         _remove_sockets()
 

@@ -128,7 +128,17 @@ class DaskExecutor:
                     raise Unavailable(
                         "The analysis cluster cannot be started", f"{self.describe()}: {exc}"
                     ) from None
+                self._keep_kernels_warm()
         return self._client
+
+    def _keep_kernels_warm(self) -> None:
+        """Every worker, now and later, keeps a kernel started for its next job (see ``standby``)."""
+        from .worker_plugin import WarmKernels
+
+        try:
+            self._client.register_plugin(WarmKernels())
+        except Exception:
+            log.warning("Workers keep no standby kernels: each job starts its own", exc_info=True)
 
     def submit(self, folder: JobFolder):
         """Start the job prepared in ``folder``; returns its dask future (its result: the final status)."""

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 from ..kernel_settings import JOB_ID_ENV, RUN_RECORD_ENV, SETTINGS_ENV
+from . import standby
 from .folder import JobFolder, JobStatus
 from .host_share import share_of_cores
 from .processes import kill_tree
+from .standby import KERNEL, Standby
 
 #: How often the runner looks for a cancel request.
 POLL_S = 0.2
@@ -60,28 +62,41 @@ def kernel_sockets_dir() -> str:
     raise RuntimeError(f"No folder for the kernel's sockets: {tempfile.gettempdir()} is too long a path.")
 
 
+def _base_environment(sockets: str, threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    # A backend forced by the worker's environment (e.g. Agg) would keep figures out of the notebook.
+    env.pop("MPLBACKEND", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    env[SOCKETS_ENV] = sockets
+    for name in (*_THREAD_VARIABLES, "NUMBA_NUM_THREADS"):
+        env[name] = str(threads)
+    for name in (SETTINGS_ENV, JOB_ID_ENV, RUN_RECORD_ENV):
+        env.pop(name, None)
+    return env
+
+
 def job_environment(folder: JobFolder, threads: int, sockets: str) -> dict[str, str]:
     """The child's environment: the server's settings and the job's run for the kernel, the job's thread
     budget and the folder for its kernel's sockets."""
     spec = folder.spec()
-    env = dict(os.environ)
-    # A backend forced by the worker's environment (e.g. Agg) would keep figures out of the notebook.
-    env.pop("MPLBACKEND", None)
+    env = _base_environment(sockets, threads)
     env[SETTINGS_ENV] = spec.settings.to_env()
     env[JOB_ID_ENV] = spec.job_id
-    env["PYTHONUNBUFFERED"] = "1"
-    env[SOCKETS_ENV] = sockets
-    env.pop(RUN_RECORD_ENV, None)
     record = spec.run.model_dump_json() if spec.run is not None else ""
     # Past the kernel's limit on one variable the process would not start: the kernel asks the catalog.
     if 0 < len(record) <= _RECORD_ENV_MAX:
         env[RUN_RECORD_ENV] = record
-    for name in (*_THREAD_VARIABLES, "NUMBA_NUM_THREADS"):
-        env[name] = str(threads)
     return env
 
 
-def _header(folder: JobFolder, threads: int) -> str:
+def start_standby() -> Standby:
+    """A job process for the next job, started now (see :mod:`~jupyterlab_raydata.jobs.standby`): its
+    kernel may use every core this process may (each job lowers it to its own budget)."""
+    sockets = kernel_sockets_dir()
+    return Standby(KERNEL, sockets, _base_environment(sockets, len(os.sched_getaffinity(0))))
+
+
+def _header(folder: JobFolder, threads: int, *, warm: bool) -> str:
     spec = folder.spec()
     lines = [
         f"Job {spec.job_id}: template {spec.template} on run {spec.uid} (scan {spec.scan_id}) "
@@ -89,6 +104,7 @@ def _header(folder: JobFolder, threads: int) -> str:
         f"Host {platform.node()}, runner pid {os.getpid()}, python {sys.executable}",
         f"SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID', '')} PBS_JOBID={os.environ.get('PBS_JOBID', '')}",
         f"Thread budget {threads}",
+        "Kernel started ahead of the job (standby)" if warm else "Kernel started for the job",
     ]
     return "".join(f"# {line}\n" for line in lines)
 
@@ -126,17 +142,22 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
         return _settle(folder, "cancelled").model_dump()
     if not folder.claim_runner():
         return _settle(folder, "failed", RESTARTED).model_dump()
-    # Made and removed here, in the process that outlives the job's: a killed job leaves no sockets.
+    waiting = standby.pool()
+    warm = waiting.take(folder.spec().kernel) if waiting is not None else None
+    # Made (or the standby's taken) and removed here, in the process that outlives the job's: a killed
+    # job leaves no sockets.
     try:
-        sockets = kernel_sockets_dir()
+        sockets = warm.sockets if warm is not None else kernel_sockets_dir()
     except (OSError, RuntimeError) as exc:
         return _settle(folder, "failed", f"The job's kernel cannot be started: {exc}").model_dump()
     try:
         with share_of_cores(folder.path.name) as share:
             threads = threads or share
-            code = _run_child(folder, threads, job_environment(folder, threads, sockets))
+            code = _run_child(folder, threads, job_environment(folder, threads, sockets), warm)
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
+        if waiting is not None:
+            waiting.fill()  # for the next job, started once this one's work is done
     if code is None:
         return _settle(folder, "cancelled").model_dump()
     status = folder.status()
@@ -145,20 +166,25 @@ def run_job(folder_path: str | Path, threads: int | None = None) -> dict:
     return status.model_dump()
 
 
-def _run_child(folder: JobFolder, threads: int, env: dict[str, str]) -> int | None:
-    """Run the job's process to its end; its exit code, or ``None`` if it was cancelled (and killed)."""
+def _run_child(folder: JobFolder, threads: int, env: dict[str, str], warm: Standby | None) -> int | None:
+    """Run the job's process to its end (the standby ``warm``, else a new one); its exit code, or
+    ``None`` if it was cancelled (and killed)."""
     with open(folder.log, "a", encoding="utf-8") as log:
-        log.write(_header(folder, threads))
+        log.write(_header(folder, threads, warm=warm is not None))
         log.flush()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", str(folder.path)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=folder.path,
-            env=env,
-            start_new_session=True,
-        )
+        if warm is not None:
+            added = {k: v for k, v in env.items() if os.environ.get(k) != v}
+            child = warm.hand_over(folder.path, added, threads)
+        else:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", str(folder.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=folder.path,
+                env=env,
+                start_new_session=True,
+            )
         while True:
             folder.beat()
             try:

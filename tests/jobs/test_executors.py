@@ -63,8 +63,12 @@ def test_a_cluster_that_cannot_start_is_unavailable_with_the_reason():
 
 
 @pytest.fixture(scope="module")
-def local():
-    executor = DaskExecutor({"kwargs": {"n_workers": 1, "threads_per_worker": 1}})
+def local(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        # The worker's own temporary folder: jobs elsewhere on this host do not share its cores.
+        patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("worker-tmp")))
+        executor = DaskExecutor({"kwargs": {"n_workers": 1, "threads_per_worker": 1}})
+        executor.client()
     yield executor
     executor.close()
 
@@ -138,7 +142,8 @@ def scheduler(tmp_path):
     (with dask's default ``allowed-failures``: a task whose worker dies is started again)."""
     info = tmp_path / "scheduler.json"
     dask_cli = [str(Path(sys.executable).with_name("dask"))]
-    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3"}
+    # The workers' own temporary folder: jobs elsewhere on this host do not share their cores.
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "3", "TMPDIR": str(tmp_path)}
     processes = [
         subprocess.Popen(
             [*dask_cli, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file", str(info)], env=env
