@@ -1,16 +1,18 @@
-"""Job runner speed: submit-to-first-cell latency on a warm local cluster, and xpcs_saxs end to end on a
-demo run against that run's acquisition time.
+"""Job runner speed: submit to first cell done on a warm local cluster (its workers' standby kernels up),
+and xpcs_saxs end to end on demo runs against their acquisition time.
 
-Everything is real: a dask LocalCluster (the default executor), papermill in a fresh kernel per job,
-the shipped xpcs_saxs template reading a demo run from a tiled SQLite catalog.
+Everything is real: a dask LocalCluster (the default executor), papermill in a kernel per job (started
+ahead of the job by the worker), the shipped xpcs_saxs template reading a demo run from its files, as
+the server resolves it from a tiled SQLite catalog.
 
 Usage::
 
     python benchmarks/bench_jobs.py                 # 10 latency samples, xpcs_saxs on 3 demo runs
     python benchmarks/bench_jobs.py --latency 20 --runs 5
 
-Goals: submit-to-first-cell p50/p95 under 3 s; xpcs_saxs faster than the experiment it analyses (the
-seed paper's CHX analysis ran about 100 times slower than the acquisition).
+Goals: submit to first cell done p95 under 1 s; xpcs_saxs on a demo run p50 under 6 s, and faster than
+the experiment it analyses (the seed paper's CHX analysis ran about 100 times slower than the
+acquisition).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from jupyterlab_raydata.jobs.submission import check_submission, job_spec
 from jupyterlab_raydata.jobs.templates import TemplateRegistry
 
 TRIVIAL_CELLS = ["catalog = 'demo'\nuid = ''\nmask = ''\noutput_dir = '.'", "x = 1"]
+#: Seconds between latency samples: a worker's next standby kernel starts once a job ends.
+WARM_S = 6.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -45,11 +49,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def first_cell_start(notebook: Path) -> float:
-    """When papermill started the notebook's first code cell (from the executed notebook itself)."""
+def first_cell_done(notebook: Path) -> float:
+    """When papermill finished the notebook's first code cell (from the executed notebook itself)."""
     nb = nbformat.read(notebook, as_version=4)
     cell = next(c for c in nb.cells if c.cell_type == "code")
-    return datetime.fromisoformat(cell.metadata.papermill["start_time"]).timestamp()
+    return datetime.fromisoformat(cell.metadata.papermill["end_time"]).timestamp()
 
 
 def sections(notebook: Path) -> list[tuple[str, float]]:
@@ -97,12 +101,14 @@ def latency(executor: DaskExecutor, work: Path, settings: KernelSettings, sample
     template = notebook_template(work, "trivial", TRIVIAL_CELLS[1])
     out = []
     for i in range(samples + 1):  # the first warms the cluster and is not counted
+        # Jobs as users submit them, not back to back: each worker's standby kernel is up again.
+        time.sleep(WARM_S)
         folder = prepared(work, settings, template, f"latency-{i}")
         submitted = time.time()
         status = executor.submit(folder).result(timeout=300)
         assert status["state"] == "completed", status
         if i:
-            out.append(first_cell_start(folder.notebook) - submitted)
+            out.append(first_cell_done(folder.notebook) - submitted)
     return out
 
 
@@ -134,7 +140,12 @@ def xpcs(executor: DaskExecutor, work: Path, settings: KernelSettings, runs: int
             TemplateRegistry([]), registry, settings, template="xpcs_saxs", catalog="demo", uids=[run.uid]
         )
         spec = job_spec(
-            submission, submission.runs[0], job_id=f"x{run.scan_id}", settings=settings, results_dir=work
+            submission,
+            submission.runs[0],
+            job_id=f"x{run.scan_id}",
+            settings=settings,
+            results_dir=work,
+            record=registry.get("demo").record(run.uid),
         )
         folder = JobFolder(spec.folder)
         folder.create(spec)
@@ -178,10 +189,13 @@ def main() -> None:
     executor = DaskExecutor({})  # the default: LocalCluster of 2 one-thread workers
     try:
         samples = latency(executor, work, settings, args.latency)
-        print(f"Submit to first cell on a warm {executor.describe()}, {len(samples)} jobs one after another:")
+        print(
+            f"Submit to first cell done on a warm {executor.describe()}, "
+            f"{len(samples)} jobs {WARM_S:.0f} s apart:"
+        )
         print(
             f"  p50 {percentile(samples, 50):.2f} s   p95 {percentile(samples, 95):.2f} s   "
-            f"max {max(samples):.2f} s   (goal: under 3 s)"
+            f"max {max(samples):.2f} s   (goal: p95 under 1 s)"
         )
         stops = cancel_latency(executor, work, settings, 3)
         print(f"  cancel of a running job until its processes end: max {max(stops):.2f} s (goal: under 5 s)")

@@ -270,16 +270,26 @@ def execute(folder: JobFolder, *, km=None) -> int:
         status.state = "completed"
     status.finished = time.time()
     status.cell, status.heading = None, ""
-    status.peak_rss_mb = _peak_rss_mb()
+    status.peak_rss_mb = _peak_rss_mb(km)
     progress.save()
     return 0 if status.state == "completed" else 1
 
 
-def _peak_rss_mb() -> float:
-    """The largest peak resident memory of this process and of its children that ended (the kernel)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024  # KiB on Linux
+def _peak_rss_mb(km=None) -> float:
+    """The largest peak resident memory of this process, of its children that ended (a kernel papermill
+    started and stopped) and of the kernel of ``km`` (still running: its own peak, from /proc)."""
+    peaks_kib = [
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    ]
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    if pid is not None:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as status:
+                peaks_kib += [int(line.split()[1]) for line in status if line.startswith("VmHWM:")]
+        except OSError:
+            pass  # the kernel has ended: nothing more to know
+    return max(peaks_kib) / 1024
 
 
 def _is_cell_error(exc: BaseException) -> bool:

@@ -6,8 +6,8 @@ one :class:`Standby`: the job process started with ``execute --standby``, which 
 the analysis stack in it (:data:`~jupyterlab_raydata.jobs.execute.WARM_UP`) and waits for the one job it
 will run. The next job on the worker takes it; the job's own settings (its environment, folder and
 thread budget) reach the kernel before its first cell; when the job ends, a new standby starts for the
-next one. A kernel serves one job and ends with it: jobs stay isolated. A standby costs one idle kernel
-with the analysis imported (about 250 MB) per worker.
+next one. A kernel serves one job and ends with it: jobs stay isolated. A standby costs about 460 MB per
+worker (the process 120 MB, its kernel with the analysis imported 340 MB).
 
 Workers get their pool from :class:`~jupyterlab_raydata.jobs.worker_plugin.WarmKernels`, a dask worker
 plugin the executor registers; a runner outside a worker (the command line, tests) starts its kernel when

@@ -250,3 +250,10 @@ def test_no_room_for_the_kernel_sockets_fails_the_job_with_the_reason(tmp_path, 
     missing = f"[Errno 2] No such file or directory: '{tmp_path / 'missing'}/raydata-kernel-"
     assert status.failure.startswith(f"The job's kernel cannot be started: {missing}")
     assert not folder.notebook.exists()
+
+
+def test_a_job_records_its_peak_memory_its_kernel_included(tmp_path):
+    folder = prepare(tmp_path, ["import numpy as np\nnp.ones(40_000_000).sum()"])  # 320 MB, touched
+    status = JobStatus(**run_job(folder.path, threads=1))
+    assert status.state == "completed"
+    assert 320 < status.peak_rss_mb < 320 + 1000

@@ -48,9 +48,13 @@ def wait_for(condition, timeout=120.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# 320 MB the kernel touches: the job's peak memory includes its kernel's.
+ALLOCATE = "import numpy as np\nnp.ones(40_000_000).sum()"
+
+
 def run(executor, tmp_path, job_id: str) -> tuple[dict, dict, Path]:
     (tmp_path / job_id).mkdir()
-    folder = prepare(tmp_path / job_id, [REPORT], job_id=job_id)
+    folder = prepare(tmp_path / job_id, [ALLOCATE, REPORT], job_id=job_id)
     submitted = time.time()
     status = executor.submit(folder).result(timeout=120)
     printed = nbformat.read(folder.notebook, as_version=4).cells[-1].outputs[0]["text"]
@@ -71,6 +75,7 @@ def test_each_job_takes_a_kernel_started_before_it_and_the_next_gets_a_new_one(t
         assert (first["warm"], first["clean"]) == (True, True)  # imports done, the namespace empty
         assert "# Kernel started ahead of the job (standby)\n" in (path / "log.txt").read_text()
         assert status["pid"] != first["pid"]  # the job's process, whose kernel this was
+        assert 320 < status["peak_rss_mb"] < 320 + 1000
 
         wait_for(standbys, what="the next standby kernel")
         second, status, path = run(executor, tmp_path, "2")
