@@ -155,17 +155,21 @@ def _simulate(md: dict, rng: np.random.Generator):
         mean_counts=float(rng.uniform(0.3, 1.5)),
         seed=int(md["scan_id"]),
     )
-    geometry = series.truth["geometry"]
-    keys = {
+    return series, truth_keys(series.truth)
+
+
+def truth_keys(truth: dict) -> dict:
+    """The start-document keys of a simulated series: its geometry as CHX writes it, and the truth."""
+    geometry = truth["geometry"]
+    return {
         "beam_center_x": geometry["beam_center"][1],
         "beam_center_y": geometry["beam_center"][0],
         "detector_distance": geometry["distance_m"],
         "incident_wavelength": geometry["wavelength_A"],
         "x_pixel_size": geometry["pixel_size_m"],
         "y_pixel_size": geometry["pixel_size_m"],
-        "synthetic_truth": series.truth,
+        "synthetic_truth": truth,
     }
-    return series, keys
 
 
 def image_data_key(frames: np.ndarray, source: str) -> dict:

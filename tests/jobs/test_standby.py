@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import psutil
 from notebooks import prepare
+from test_runner import wait_for
 
 from jupyterlab_raydata.jobs import standby
 from jupyterlab_raydata.jobs.executors import DaskExecutor
@@ -38,16 +39,6 @@ def standbys() -> list[psutil.Process]:
     return found
 
 
-def wait_for(condition, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 # 320 MB the kernel touches: the job's peak memory includes its kernel's.
 ALLOCATE = "import numpy as np\nnp.ones(40_000_000).sum()"
 
@@ -67,7 +58,7 @@ def test_each_job_takes_a_kernel_started_before_it_and_the_next_gets_a_new_one(t
     executor = DaskExecutor({"kwargs": {"n_workers": 1, "threads_per_worker": 1}})
     try:
         executor.client()
-        wait_for(standbys, what="a standby kernel")
+        wait_for(standbys, timeout=120, what="a standby kernel")
         first, status, path = run(executor, tmp_path, "1")
         assert status["state"] == "completed"
         assert first["created"] < first["submitted"]  # its kernel was up before the job existed
@@ -77,13 +68,13 @@ def test_each_job_takes_a_kernel_started_before_it_and_the_next_gets_a_new_one(t
         assert status["pid"] != first["pid"]  # the job's process, whose kernel this was
         assert 320 < status["peak_rss_mb"] < 320 + 1000
 
-        wait_for(standbys, what="the next standby kernel")
+        wait_for(standbys, timeout=120, what="the next standby kernel")
         second, status, path = run(executor, tmp_path, "2")
         assert status["state"] == "completed"
         assert second["pid"] != first["pid"]  # one kernel, one job
         assert first["now"] < second["created"] < second["submitted"]
         assert (second["job"], second["cwd"]) == ("2", str(path))
-        waiting = wait_for(standbys, what="the third standby kernel")[0]
+        waiting = wait_for(standbys, timeout=120, what="the third standby kernel")[0]
         sockets = Path(waiting.environ()["RAYDATA_KERNEL_SOCKETS"])
         assert sockets.is_dir()
     finally:
