@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
+from .analysis.frames import SeriesArray
 from .analysis.hdf5_series import HDF5Series
 from .catalog.lookup import full_uid
 from .catalog.record import RunRecord
@@ -77,41 +78,20 @@ def open_catalog(name: str) -> Catalog:
     return load_registry().get(name)
 
 
-class FrameArray:
-    """A run's detector frames as a lazy ``(T, H, W)`` array: slicing reads only those frames.
-
-    It works wherever :mod:`jupyterlab_raydata.analysis` takes frames; ``np.asarray`` reads all.
-    """
-
-    ndim = 3
+class FrameArray(SeriesArray):
+    """A run's detector frames read through tiled, as a lazy ``(T, H, W)`` array."""
 
     def __init__(self, series: FrameSeries):
         self._series = series
-        self.shape = (series.count, *series.frame_shape)
+        self.count = series.count
+        self.frame_shape = tuple(series.frame_shape)
         self.dtype = np.dtype(series.dtype)
 
-    def __len__(self) -> int:
-        return self.shape[0]
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self._series.read(start, stop)
 
-    def __getitem__(self, index) -> np.ndarray:
-        first, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
-        if isinstance(first, slice):
-            start, stop, step = first.indices(len(self))
-            if step == 1:
-                block = self._series.read(start, stop)
-            else:
-                block = np.stack([self._series.frame(i) for i in range(start, stop, step)])
-            return block[(slice(None), *rest)] if rest else block
-        i = int(first)
-        frame = self._series.frame(i + len(self) if i < 0 else i)
-        return frame[rest] if rest else frame
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        frames = self[:]
-        return frames if dtype is None else frames.astype(dtype)
-
-    def __repr__(self) -> str:
-        return f"FrameArray(shape={self.shape}, dtype={self.dtype})"
+    def frame(self, index: int) -> np.ndarray:
+        return self._series.frame(index)
 
 
 @dataclass

@@ -28,6 +28,7 @@ import numpy as np
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "PixelSelection",
+    "SeriesArray",
     "frame_shape",
     "iter_chunks",
     "n_frames",
@@ -137,6 +138,47 @@ def _iterable_chunks(frames: Iterable, chunk_size, start, stop):
                 raise ValueError(f"frame shape {f.shape} differs from the first frame's {first.shape}")
         yield t, np.stack([first, *rest])
         t += 1 + len(rest)
+
+
+class SeriesArray:
+    """A frame series as a lazy ``(T, H, W)`` array: slicing reads only those frames, ``np.asarray``
+    reads all. It works wherever this package takes frames.
+
+    Subclasses give ``count``, ``frame_shape``, ``dtype``, ``read(start, stop)`` (frames
+    ``start..stop-1`` as ``(n, H, W)``) and ``frame(index)`` (one ``(H, W)`` frame).
+    """
+
+    ndim = 3
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.count, *self.frame_shape)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index) -> np.ndarray:
+        first, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
+        if isinstance(first, slice):
+            start, stop, step = first.indices(len(self))
+            if step == 1:
+                block = self.read(start, stop)
+            else:
+                block = np.stack([self.frame(i) for i in range(start, stop, step)])
+            return block[(slice(None), *rest)] if rest else block
+        i = int(first)
+        i = i + len(self) if i < 0 else i
+        if not 0 <= i < len(self):
+            raise IndexError(f"frame {int(first)} is out of range for {len(self)} frames")
+        frame = self.frame(i)
+        return frame[rest] if rest else frame
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        frames = self.read(0, len(self))
+        return frames if dtype is None else frames.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype})"
 
 
 def valid_frames(bad_frames, t0: int, t1: int) -> np.ndarray:

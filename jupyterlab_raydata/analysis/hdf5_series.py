@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import SeriesArray
 from .hdf5 import HDF5Frames
 
 __all__ = ["HDF5Series"]
@@ -26,7 +27,7 @@ class _Part:
     offset: int  # in the series
 
 
-class HDF5Series:
+class HDF5Series(SeriesArray):
     """Frames of HDF5 datasets taken in order as one lazy ``(T, H, W)`` series.
 
     Parameters
@@ -49,8 +50,6 @@ class HDF5Series:
         When a dataset is missing, is not ``(T, H, W)``, is shorter than its part, or the frames differ
         from ``frame_shape`` or ``count``.
     """
-
-    ndim = 3
 
     def __init__(self, parts: Iterable[tuple], *, frame_shape=None, count: int | None = None, workers=None):
         self._parts: list[_Part] = []
@@ -82,7 +81,7 @@ class HDF5Series:
         except BaseException:
             self.close()
             raise
-        self.shape = (offset, *self.frame_shape)
+        self.count = offset
         self.dtype = np.dtype(self._parts[0].frames.dtype)
 
     def close(self) -> None:
@@ -95,12 +94,6 @@ class HDF5Series:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __repr__(self) -> str:
-        return f"HDF5Series(shape={self.shape}, dtype={self.dtype}, files={len(self._parts)})"
 
     def _spans(self, start: int, stop: int):
         """``(part, first, last)`` in dataset frames for the series' frames ``[start, stop)``."""
@@ -131,6 +124,10 @@ class HDF5Series:
             for t0, chunk in part.frames.iter_frame_chunks(chunk_size, a, b):
                 yield t0 + shift, chunk
 
+    def frame(self, index: int) -> np.ndarray:
+        """One frame as a 2-D array."""
+        return self.read(index, index + 1)[0]
+
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``start..stop-1`` as ``(n, H, W)``."""
         start, stop = self._range(start, stop)
@@ -138,26 +135,6 @@ class HDF5Series:
             return np.empty((0, *self.frame_shape), self.dtype)
         blocks = [part.frames.dataset[a:b] for part, a, b in self._spans(start, stop)]
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-
-    def __getitem__(self, index):
-        first, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
-        if isinstance(first, slice):
-            start, stop, step = first.indices(len(self))
-            if step == 1:
-                block = self.read(start, stop)
-            else:
-                block = np.stack([self[i] for i in range(start, stop, step)])
-            return block[(slice(None), *rest)] if rest else block
-        i = int(first)
-        i = i + len(self) if i < 0 else i
-        if not 0 <= i < len(self):
-            raise IndexError(f"frame {int(first)} is out of range for {len(self)} frames")
-        frame = self.read(i, i + 1)[0]
-        return frame[rest] if rest else frame
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        frames = self.read(0, len(self))
-        return frames if dtype is None else frames.astype(dtype)
 
 
 def _open(path, dataset: str, workers) -> HDF5Frames:

@@ -277,19 +277,26 @@ def execute(folder: JobFolder, *, km=None) -> int:
 
 def _peak_rss_mb(km=None) -> float:
     """The largest peak resident memory of this process, of its children that ended (a kernel papermill
-    started and stopped) and of the kernel of ``km`` (still running: its own peak, from /proc)."""
-    peaks_kib = [
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    ]
+    started and stopped) and of the kernel of ``km`` (still running).
+
+    This process's own peak is read from /proc: ``getrusage`` keeps, across ``exec``, the peak of the
+    process it was forked from (the dask worker, or a test runner). A child's peak from ``getrusage``
+    can hold this process's size when it forked the child, about 100 MB.
+    """
     pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    peaks_kib = [_peak_kib("self"), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]
     if pid is not None:
-        try:
-            with open(f"/proc/{pid}/status", encoding="ascii") as status:
-                peaks_kib += [int(line.split()[1]) for line in status if line.startswith("VmHWM:")]
-        except OSError:
-            pass  # the kernel has ended: nothing more to know
+        peaks_kib.append(_peak_kib(pid))
     return max(peaks_kib) / 1024
+
+
+def _peak_kib(pid) -> int:
+    """A running process's peak resident memory (``VmHWM``), 0 if it has ended."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
 
 
 def _is_cell_error(exc: BaseException) -> bool:

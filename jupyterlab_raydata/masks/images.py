@@ -65,8 +65,9 @@ def _sampled_blocks(series, step: int):
 
 
 def reduce_frames(series, max_frames: int = AVERAGE_FRAMES) -> tuple[np.ndarray, np.ndarray, int]:
-    """Mean (float32) and maximum (float32) over up to ``max_frames`` frames evenly spread over a
-    :class:`~jupyterlab_raydata.catalog.sources.FrameSeries` (frames ``0, step, 2·step, …``)."""
+    """Mean (float32) and maximum (float32) over up to ``max_frames`` frames evenly spread over a frame
+    series (frames ``0, step, 2·step, …``): a :class:`~jupyterlab_raydata.catalog.sources.FrameSeries`,
+    or a run's frames (:class:`~jupyterlab_raydata.analysis.frames.SeriesArray`)."""
     step = max(1, -(-series.count // max_frames))
     total = maximum = None
     n = 0

@@ -190,7 +190,7 @@ class MaskEditor(widgets.VBox):
         from ..context import load_run
 
         run = load_run(catalog, uid, image_key=key)
-        mean, _, _ = reduce_frames(run.frames._series)
+        mean, _, _ = reduce_frames(run.frames)
         try:
             geometry = run.geometry()
         except ValueError:
