@@ -142,6 +142,7 @@ def _remove_sockets() -> None:
 
 def _on_sigterm(signum, frame):
     kill_tree(os.getpid(), include_self=False)
+    _remove_sockets()  # a standby's runner may not be there to
     os._exit(128 + signum)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -50,17 +49,17 @@ class Standby:
     def __init__(self, kernel: str, sockets: str, env: dict[str, str]):
         self.kernel = kernel
         self.sockets = sockets
-        fd, self._log = tempfile.mkstemp(prefix="raydata-standby-", suffix=".log")
-        with os.fdopen(fd, "w") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", "--standby", kernel],
-                stdin=subprocess.PIPE,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                text=True,
-            )
+        # Its output until it has a job, in a file with no name: nothing is left behind, whoever ends it.
+        self._output = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", "--standby", kernel],
+            stdin=subprocess.PIPE,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            text=True,
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -70,7 +69,7 @@ class Standby:
         to the job's log from now on. Returns its process."""
         self.process.stdin.write(json.dumps({"folder": str(folder), "env": env, "threads": threads}) + "\n")
         self.process.stdin.close()
-        Path(self._log).unlink(missing_ok=True)
+        self._output.close()
         return self.process
 
     def close(self) -> None:
@@ -84,10 +83,11 @@ class Standby:
                 kill_tree(self.process.pid)
                 self.process.wait()
         elif self.process.returncode:
-            output = Path(self._log).read_text(errors="replace")[-2000:]
+            self._output.seek(0)
+            output = self._output.read()[-2000:].decode(errors="replace")
             log.warning("A standby kernel ended by itself (exit %s):\n%s", self.process.returncode, output)
         shutil.rmtree(self.sockets, ignore_errors=True)
-        Path(self._log).unlink(missing_ok=True)
+        self._output.close()
 
 
 class StandbyPool:
