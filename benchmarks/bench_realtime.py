@@ -84,40 +84,16 @@ def parameters(n_frames: int) -> dict:
 
 def frame_file(cache: Path, n_frames: int) -> tuple[Path, dict]:
     """The simulated series as Eiger writes it (made once, then reused), and its ground truth."""
-    import h5py
-    import hdf5plugin
+    from bench_sparse import cached_eiger_file
 
     from jupyterlab_raydata.analysis.synthetic import SpeckleParameters, iter_speckle_chunks
 
     params = parameters(n_frames)
     truth = SpeckleParameters(**params).truth()
     path = cache / f"eiger1m_{n_frames}_{OCCUPANCY:g}.h5"
-    key = json.dumps(truth, sort_keys=True)
-    if path.exists():
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("truth") == key:
-                return path, truth
-    cache.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    tmp = path.with_suffix(".part")
-    with h5py.File(tmp, "w") as f:
-        dset = f.create_dataset(
-            "entry/data/data",
-            (n_frames, *SHAPE),
-            np.uint16,
-            chunks=(1, *SHAPE),
-            **hdf5plugin.Bitshuffle(cname="lz4"),
-        )
-        t = 0
-        for chunk in iter_speckle_chunks(chunk=64, **params):
-            dset[t : t + len(chunk)] = chunk
-            t += len(chunk)
-            print(f"\r  simulating {t}/{n_frames} frames", end="", flush=True)
-        f.attrs["truth"] = key
-    tmp.rename(path)
-    size = path.stat().st_size / 1e6
-    print(f"\r  wrote {path} ({size:,.0f} MB) in {time.perf_counter() - began:.0f} s")
-    return path, truth
+    blocks = iter_speckle_chunks(chunk=64, **params)
+    say = lambda t: print(f"\r  simulating {t}/{n_frames} frames", end="", flush=True)  # noqa: E731
+    return cached_eiger_file(path, json.dumps(truth, sort_keys=True), n_frames, blocks, progress=say), truth
 
 
 def open_catalog(folder: Path, readable: Path):

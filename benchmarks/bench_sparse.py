@@ -86,39 +86,57 @@ def _photon_source(occupancy: float, seed: int, shape=SHAPE, n_patterns=16, tau=
         t += 1
 
 
-def data_file(data_dir: Path, n_frames: int, occupancy: float, seed: int = 1) -> Path:
-    """The benchmark's Bitshuffle-LZ4 file (written once, then reused)."""
+def cached_eiger_file(path: Path, params: str, n_frames: int, blocks, shape=SHAPE, progress=None) -> Path:
+    """``path`` holding the frames ``blocks`` yields, as Eiger writes them (uint16, one Bitshuffle-LZ4
+    chunk a frame); written once and kept while its ``params`` attribute is the one given.
+
+    ``progress(frames written)`` follows the writing, if given.
+    """
     import h5py
     import hdf5plugin
 
-    path = data_dir / f"eiger1m_{n_frames}_{occupancy:g}pct.h5"
-    params = json.dumps({"n_frames": n_frames, "occupancy": occupancy, "seed": seed, "shape": SHAPE})
     if path.exists():
         with h5py.File(path, "r") as f:
             if f.attrs.get("params") == params:
                 return path
+    path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     tmp = path.with_suffix(".part")
-    source = _photon_source(occupancy / 100, seed)
-    block = 32
     with h5py.File(tmp, "w") as f:
         dset = f.create_dataset(
             "entry/data/data",
-            (n_frames, *SHAPE),
+            (n_frames, *shape),
             np.uint16,
-            chunks=(1, *SHAPE),
+            chunks=(1, *shape),
             **hdf5plugin.Bitshuffle(cname="lz4"),
         )
+        t = 0
+        for block in blocks:
+            dset[t : t + len(block)] = block
+            t += len(block)
+            if progress is not None:
+                progress(t)
+        f.attrs["params"] = params
+    tmp.rename(path)
+    print(f"\r  wrote {path} ({path.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.0f} s")
+    return path
+
+
+def data_file(data_dir: Path, n_frames: int, occupancy: float, seed: int = 1) -> Path:
+    """The benchmark's Bitshuffle-LZ4 file (written once, then reused)."""
+    path = data_dir / f"eiger1m_{n_frames}_{occupancy:g}pct.h5"
+    params = json.dumps({"n_frames": n_frames, "occupancy": occupancy, "seed": seed, "shape": SHAPE})
+
+    def blocks(block=32):
+        source = _photon_source(occupancy / 100, seed)
         for start in range(0, n_frames, block):
             frames = np.zeros((min(block, n_frames - start), SHAPE[0] * SHAPE[1]), np.uint16)
             for frame in frames:
                 pixels, counts = next(source)
                 frame[pixels] = counts
-            dset[start : start + len(frames)] = frames.reshape(-1, *SHAPE)
-        f.attrs["params"] = params
-    tmp.rename(path)
-    print(f"  wrote {path} ({path.stat().st_size / 1e6:,.0f} MB) in {time.perf_counter() - t0:.0f} s")
-    return path
+            yield frames.reshape(-1, *SHAPE)
+
+    return cached_eiger_file(path, params, n_frames, blocks())
 
 
 # -- steps (each runs in its own subprocess) ---------------------------------------

@@ -21,7 +21,7 @@ from . import standby
 from .folder import JobFolder, JobStatus
 from .host_share import share_of_cores
 from .processes import kill_tree
-from .standby import KERNEL, Standby
+from .standby import EXECUTE, KERNEL, Standby
 
 #: How often the runner looks for a cancel request.
 POLL_S = 0.2
@@ -177,7 +177,7 @@ def _run_child(folder: JobFolder, threads: int, env: dict[str, str], warm: Stand
             child = warm.hand_over(folder.path, added, threads)
         else:
             child = subprocess.Popen(
-                [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", str(folder.path)],
+                [*EXECUTE, str(folder.path)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: The kernel standbys start (a job whose template names another starts its own).
 KERNEL = "python3"
+#: A job's process: ``EXECUTE + [job folder]``, or ``EXECUTE + ["--standby", kernel]``.
+EXECUTE = [sys.executable, "-m", "jupyterlab_raydata.jobs.execute"]
 
 
 class Standby:
@@ -52,7 +54,7 @@ class Standby:
         # Its output until it has a job, in a file with no name: nothing is left behind, whoever ends it.
         self._output = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab_raydata.jobs.execute", "--standby", kernel],
+            [*EXECUTE, "--standby", kernel],
             stdin=subprocess.PIPE,
             stdout=self._output,
             stderr=subprocess.STDOUT,
