@@ -7,14 +7,22 @@ faster ours is, and the largest difference of each result from ours. A last
 section writes a long series to HDF5 chunk by chunk and processes it streaming
 in a fresh subprocess whose peak resident memory (``ru_maxrss``) is reported.
 
+A separate section (``--matrix``) times ``multi_tau`` with ``method="auto"``
+against both engines forced, on a matrix of detector sizes (128² to Eiger 4M),
+occupancies (0.5 to 60 %) and series lengths (300 to 10,000 frames), with the
+input a job gives it (photon events) and, where the series fits in memory, dense
+frames; it prints auto's time over the faster engine's for every case.
+
 Usage::
 
     python benchmarks/bench_correlation.py            # full: 1000 x 256², 5000 x 512² streaming
     python benchmarks/bench_correlation.py --quick    # small, about a minute
     python benchmarks/bench_correlation.py --no-stream --frames 500
+    python benchmarks/bench_correlation.py --matrix   # the engine choice (about 25 minutes)
 
-Targets on a 2-core machine: multi-tau >= 30x and two-time >= 20x scikit-beam;
-streaming 5000 frames of 512² (2.6 GB) with peak RSS below 1.5 GB.
+Targets on a 2-core machine: multi-tau >= 40x and two-time >= 20x scikit-beam;
+streaming 5000 frames of 512² (2.6 GB) with peak RSS below 1.5 GB; ``auto``
+within 10 % of the faster engine on every case of the matrix.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyterlab_raydata.analysis import compress, correlation, geometry, preprocess, rois, synthetic
+from jupyterlab_raydata.analysis import compress, correlation, geometry, preprocess, rois, synthetic, warmup
 from jupyterlab_raydata.analysis.pychx_interop import PyChxFrames
 
 NUM_BUFS = 8
@@ -249,6 +257,157 @@ def bench_stream(shape, n_frames, n_rings, data_dir: Path):
     return result
 
 
+# -- the engine choice ---------------------------------------------------------------
+
+#: Detector sizes of the matrix.
+MATRIX_SHAPES = {"128²": (128, 128), "512²": (512, 512), "Eiger 1M": (1065, 1030), "Eiger 4M": (2167, 2070)}
+#: Occupancies of the matrix: the fraction of ring pixels with a photon in a frame, in %.
+MATRIX_OCCUPANCY = (0.5, 2, 10, 30, 60)
+MATRIX_FRAMES = (300, 1000, 10000)
+#: A case runs if its series holds at most this many photons and ring pixel-frames
+#: (larger ones take minutes a case, or more memory than the machine has).
+PHOTON_BUDGET = 3e8
+PIXEL_FRAME_BUDGET = 7e9
+#: Dense frames are passed too where the series takes at most this many bytes.
+DENSE_INPUT_BYTES = 1.2e9
+#: Distinct frames a case's series cycles through (speckle decorrelates over
+#: ``POOL_TAU`` frames, so frames a pool apart are unrelated, as in a real series).
+POOL_FRAMES = 128
+POOL_TAU = 20
+
+
+def matrix_labels(shape) -> np.ndarray:
+    """8 equal rings from 4 % to 45 % of the detector's size around its centre."""
+    rows, cols = np.indices(shape)
+    r = np.hypot(rows - shape[0] / 2, cols - shape[1] / 2)
+    labels = np.digitize(r, np.linspace(0.04, 0.45, 9) * min(shape))
+    labels[labels > 8] = 0
+    return labels
+
+
+def speckle_pool(shape, labels, occupancy: float, seed: int = 5) -> np.ndarray:
+    """``POOL_FRAMES`` frames of Poisson photons from speckle under a ~q⁻² profile that
+    decorrelates over ``POOL_TAU`` frames, scaled so that ``occupancy`` of the ring pixels
+    hold a photon."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.indices(shape)
+    r = np.hypot(rows - shape[0] / 2, cols - shape[1] / 2)
+    profile = 1 / (1 + (r / (0.1 * min(shape))) ** 2)
+    patterns = [rng.exponential(1.0, shape) * profile for _ in range(POOL_FRAMES // POOL_TAU + 2)]
+    ring = patterns[0][labels > 0]
+    lo, hi = 0.0, 1.0
+    while np.mean(-np.expm1(-hi * ring)) < occupancy:
+        hi *= 2
+    for _ in range(40):  # the scale at which the expected ring occupancy is the one asked for
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.mean(-np.expm1(-mid * ring)) < occupancy else (lo, mid)
+    pool = np.empty((POOL_FRAMES, *shape), np.uint16)
+    for t in range(POOL_FRAMES):
+        w = (t % POOL_TAU) / POOL_TAU
+        a = t // POOL_TAU
+        pool[t] = rng.poisson(hi * ((1 - w) * patterns[a] + w * patterns[a + 1]))
+    return pool
+
+
+def cycled_events(pool_events, n_frames: int):
+    """``n_frames`` frames of photon events that cycle through the pool's frames."""
+    pieces = [pool_events.sparse_frame(t % len(pool_events)) for t in range(n_frames)]
+    counts = np.array([p.indices.size for p in pieces])
+    return compress.CompressedFrames(
+        np.concatenate([[0], np.cumsum(counts)]),
+        np.concatenate([p.indices for p in pieces]),
+        np.concatenate([p.values for p in pieces]),
+        pool_events.frame_shape,
+    )
+
+
+#: Short cases run until this long has been spent on them, so that their best time is not one
+#: of the timer's or the scheduler's millisecond jitters.
+MIN_TIMED_S = 1.0
+
+
+def best_of(fn, repeat: int) -> tuple[float, object]:
+    """Best time of at least ``repeat`` runs (more while under ``MIN_TIMED_S`` in all), the last result."""
+    best, result, spent, runs = float("inf"), None, 0.0, 0
+    while runs < repeat or spent < MIN_TIMED_S:
+        t0 = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - t0
+        best, spent, runs = min(best, seconds), spent + seconds, runs + 1
+    return best, result
+
+
+def matrix_case(series, labels, repeat: int) -> dict:
+    """Times of ``auto`` and both engines on one series, and what ``auto`` chose."""
+    times, g2s = {}, {}
+    for method in ("auto", "events", "dense"):
+        seconds, corr = best_of(lambda method=method: _correlate(series, labels, method), repeat)
+        times[method], g2s[method] = seconds, corr.result().g2
+        if method == "auto":
+            chose = corr.path if corr.event_levels is None else f"events ({corr.event_levels} levels)"
+    faster = min(("events", "dense"), key=times.get)
+    return {
+        **times,
+        "faster": faster,
+        "ratio": times["auto"] / times[faster],
+        "chose": chose,
+        "diff": max(float(np.nanmax(np.abs(g2s[m] - g2s["auto"]))) for m in ("events", "dense")),
+    }
+
+
+def _correlate(series, labels, method):
+    corr = correlation.MultiTauCorrelator(labels, NUM_BUFS, method=method)
+    corr.update(series)
+    corr.result()
+    return corr
+
+
+def bench_matrix(repeat: int, shapes=None, occupancies=None, frame_counts=None) -> list[dict]:
+    """Every case of the matrix within the budgets, printed as it is measured."""
+    header = (
+        f"{'detector':<10}{'occ %':>6}{'frames':>8}{'input':>8}{'auto s':>9}{'events s':>10}"
+        f"{'dense s':>9}{'auto/faster':>13}  {'auto chose':<20}{'frames/s':>10}{'max |diff|':>12}"
+    )
+    print(f"\nmulti-tau engine choice: method='auto' against both engines forced, best of {repeat}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for name in shapes or MATRIX_SHAPES:
+        shape = MATRIX_SHAPES[name]
+        labels = matrix_labels(shape)
+        ring_pixels = int((labels > 0).sum())
+        for occupancy in occupancies or MATRIX_OCCUPANCY:
+            pool = speckle_pool(shape, labels, occupancy / 100)
+            pool_events, _ = compress.compress_frames(pool)
+            photons_per_frame = pool_events.indices.size / len(pool_events)
+            for n in frame_counts or MATRIX_FRAMES:
+                if n * photons_per_frame > PHOTON_BUDGET or n * ring_pixels > PIXEL_FRAME_BUDGET:
+                    print(f"{name:<10}{occupancy:>6g}{n:>8}   beyond the matrix's budget, not run")
+                    continue
+                inputs = {"events": cycled_events(pool_events, n)}
+                if n * pool[0].nbytes <= DENSE_INPUT_BYTES:
+                    inputs["dense"] = pool[np.arange(n) % POOL_FRAMES]
+                for kind, series in inputs.items():
+                    case = matrix_case(series, labels, repeat)
+                    where = {"detector": name, "occupancy": occupancy, "frames": n, "input": kind}
+                    rows.append({**where, **case})
+                    print(
+                        f"{name:<10}{occupancy:>6g}{n:>8}{kind:>8}{case['auto']:>9.3f}{case['events']:>10.3f}"
+                        f"{case['dense']:>9.3f}{case['ratio']:>12.2f}x  {case['chose']:<20}"
+                        f"{n / case['auto']:>10,.0f}{case['diff']:>12.1e}",
+                        flush=True,
+                    )
+                del inputs
+    worst = max(rows, key=lambda row: row["ratio"])
+    losing = [row for row in rows if row["ratio"] > 1.10]
+    print(
+        f"\n{len(rows)} cases; auto within 10 % of the faster engine in {len(rows) - len(losing)}; "
+        f"worst {worst['ratio']:.2f}x ({worst['detector']}, {worst['occupancy']:g} %, "
+        f"{worst['frames']} frames, {worst['input']} input)"
+    )
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
@@ -264,10 +423,18 @@ def main(argv=None):
     )
     parser.add_argument("--stream-size", type=int, help="streamed detector size (default 512; quick 256)")
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "raydata-bench-corr")
+    parser.add_argument("--matrix", action="store_true", help="only the engine-choice matrix")
+    parser.add_argument("--matrix-shapes", nargs="+", choices=list(MATRIX_SHAPES), help="matrix sizes")
+    parser.add_argument("--matrix-occupancy", nargs="+", type=float, help="matrix occupancies (%%)")
+    parser.add_argument("--matrix-frames", nargs="+", type=int, help="matrix series lengths")
     parser.add_argument("--stream-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stream_worker:
         stream_worker(args.stream_worker, args.rings)
+        return
+    if args.matrix:
+        warmup.warm_up()
+        bench_matrix(args.repeat, args.matrix_shapes, args.matrix_occupancy, args.matrix_frames)
         return
 
     quick = args.quick

@@ -246,31 +246,38 @@ def feed_events(
 
 
 @njit(nogil=True, cache=True)
-def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop=np.inf, max_blocks=16):
+def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks, width, row_step):
     """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``.
 
-    Level 0 is measured on every frame, coarser levels on their first
-    ``max_blocks`` sums (a coarse level's sum covers many frames already). Levels
-    after the first whose occupancy passes ``stop`` are left NaN.
+    Each level is measured on its first ``max_blocks`` sums, and on the ROI pixels of
+    every ``row_step``-th detector row (frames of ``width`` columns), which
+    ``col_of`` numbers ``0 .. n_cols - 1`` (-1 elsewhere): the photons of the other
+    rows are skipped, not read, so the cost grows neither with the series nor with
+    the detector. Levels after the first whose occupancy passes ``stop`` are left NaN.
     """
     n_frames = indptr.size - 1
     occupancy = np.full(max_level + 1, np.nan)
     stamp = np.empty(n_cols, np.int32)
     for k in range(max_level + 1):
         size = 1 << k
-        n_blocks = n_frames // size
-        if k > 0:
-            n_blocks = min(n_blocks, max_blocks)
+        n_blocks = min(n_frames // size, max_blocks)
         if n_blocks == 0:
             break
         stamp[:] = -1
         seen = 0
         for blk in range(n_blocks):
-            for e in range(indptr[blk * size], indptr[(blk + 1) * size]):
-                c = col_of[pixels[e]]
-                if c >= 0 and stamp[c] != blk:
-                    stamp[c] = blk
-                    seen += 1
+            for t in range(blk * size, (blk + 1) * size):
+                e, end = indptr[t], indptr[t + 1]
+                while e < end:
+                    row = pixels[e] // width
+                    if row % row_step:  # photons ascend: jump to the next sampled row's first
+                        e += np.searchsorted(pixels[e:end], (row // row_step + 1) * row_step * width)
+                        continue
+                    c = col_of[pixels[e]]
+                    if c >= 0 and stamp[c] != blk:
+                        stamp[c] = blk
+                        seen += 1
+                    e += 1
         occupancy[k] = seen / (n_blocks * n_cols)
         if occupancy[k] > stop:
             break

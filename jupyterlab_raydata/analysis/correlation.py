@@ -126,6 +126,15 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: at 10 % 0.4 is no faster, and 0.12 (all dense) is 3-4x slower.
 EVENT_OCCUPANCY_LIMIT = 0.25
 
+#: Frames (sums of frames, at coarser levels) on which :class:`MultiTauCorrelator`
+#: with ``method="auto"`` measures the occupancy of each level: enough pixels for a
+#: fraction to a few per mille, at a cost that does not grow with the series.
+OCCUPANCY_PROBE_FRAMES = 16
+
+#: ROI pixels on which that occupancy is measured (those of every few detector rows, an
+#: even sample of the detector): a fraction's error stays under a few per mille.
+OCCUPANCY_SAMPLE_PIXELS = 65536
+
 #: Columns (pixels of one ROI) that dense :func:`two_time` turns into floats and
 #: multiplies at a time; the block's products add up to the ROI's, so a wide ROI
 #: never needs a float copy of all its pixels over all frames.
@@ -249,6 +258,29 @@ class _PixelOrder:
         self.scale_of = np.zeros(0 if scale is None else size)
         if scale is not None:
             self.scale_of[self.pixels] = scale[order]
+        self.width = selection.shape[1]
+
+    @functools.cached_property
+    def sampled_rows(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The selected pixels of every ``step``-th detector row, :data:`OCCUPANCY_SAMPLE_PIXELS` or
+        more of them.
+
+        Returns ``(pixels, col_of, step)``: ``col_of`` numbers those ``pixels``
+        ``0, 1, …`` (-1 elsewhere); ``step`` is 1 (all of them, and ``col_of`` this
+        order's) when there are no more than that in all, or too few in every
+        spread of rows.
+        """
+        target = OCCUPANCY_SAMPLE_PIXELS
+        rows = self.pixels // self.width
+        step = max(1, self.pixels.size // target)
+        while step > 1 and np.count_nonzero(rows % step == 0) < target // 2:
+            step //= 2
+        if step == 1:
+            return self.pixels, self.col_of, 1
+        sampled = self.pixels[rows % step == 0]
+        col_of = np.full(self.col_of.size, -1, np.int32)
+        col_of[sampled] = np.arange(sampled.size, dtype=np.int32)
+        return sampled, col_of, step
 
 
 def _kernel_values(values: np.ndarray) -> np.ndarray:
@@ -294,8 +326,10 @@ class MultiTauCorrelator:
         engine takes over (``None``: all of them).
     occupancy : ndarray or None
         With ``method="auto"``: the measured fraction of labelled pixels with a
-        photon in sums of 1, 2, 4, … frames (NaN where the first chunk was too
-        short to tell).
+        photon in sums of 1, 2, 4, … frames, each from the first sums of the
+        first chunk (NaN where it was too short to tell; only the first, from
+        :data:`OCCUPANCY_PROBE_FRAMES` frames, when dense frames are too full
+        for events already there).
 
     Notes
     -----
@@ -362,8 +396,11 @@ class MultiTauCorrelator:
         with _thread_pool(self.workers) as pool:
             for dense, events in self._chunks(frames, chunk_size):
                 if self.path is None:
-                    events = events if events is not None else self._events_of(dense, pool)
-                    self._choose_path(events)
+                    if events is None and self._dense_from_first_frames(dense, pool):
+                        self._use_dense()
+                    else:
+                        events = events if events is not None else self._events_of(dense, pool)
+                        self._choose_path(events)
                 if self.path == "events":
                     events = events if events is not None else self._events_of(dense, pool)
                     self._feed_events(events, bad_frames, pool)
@@ -454,8 +491,17 @@ class MultiTauCorrelator:
 
         order = self._pixel_order()
         max_level = 0 if self.method == "events" else max(len(events), 1).bit_length() - 1
+        sampled, col_of, row_step = order.sampled_rows
         self.occupancy = block_occupancy(
-            events.indptr, events.indices, order.col_of, order.pixels.size, max_level, EVENT_OCCUPANCY_LIMIT
+            events.indptr,
+            events.indices,
+            col_of,
+            sampled.size,
+            max_level,
+            EVENT_OCCUPANCY_LIMIT,
+            OCCUPANCY_PROBE_FRAMES,
+            self.selection.shape[1],
+            row_step,
         )
         occupancy0 = float(self.occupancy[0]) if np.isfinite(self.occupancy[0]) else 0.0
         n_pair = pair_levels(occupancy0, self.num_bufs, PAIR_LIMIT)
@@ -469,6 +515,18 @@ class MultiTauCorrelator:
             self._use_dense()
         else:
             self._use_events(first_dense, n_pair)
+
+    def _dense_from_first_frames(self, dense, pool) -> bool:
+        """Whether dense frames are too full for photon events already in their first frames.
+
+        Then the frames need not be turned into events only to be told so.
+        """
+        if self.method != "auto":
+            return False
+        first = dense[:OCCUPANCY_PROBE_FRAMES].reshape(min(len(dense), OCCUPANCY_PROBE_FRAMES), -1)
+        pixels = first[:, self._pixel_order().sampled_rows[0]]
+        self.occupancy = np.array([np.count_nonzero(pixels) / max(pixels.size, 1)])
+        return bool(self.occupancy[0] > EVENT_OCCUPANCY_LIMIT)
 
     def _chunks(self, frames, chunk_size):
         """``(dense, None)`` or ``(None, events)`` per chunk of frames, whichever the input holds."""

@@ -70,18 +70,55 @@ def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit, pa
         assert 1 <= corr.pair_levels <= first_dense
 
 
-def test_auto_picks_events_for_sparse_and_dense_for_full_frames(data, rng):
+def test_auto_takes_the_engine_the_matrix_finds_faster(data, rng, monkeypatch):
+    """As ``benchmarks/bench_correlation.py --matrix`` measured: a sparse series runs its sparse levels from
+    photon events and the rest dense; a full one runs dense, and full dense frames are never turned into
+    events only to find that out (the fixed cost that made "auto" lose to "dense" on them)."""
     frames, labels = data
     sparse = correlation.MultiTauCorrelator(labels)
     sparse.update(frames)
-    assert sparse.path == "events" and sparse.event_levels >= 1
-    roi = frames[:, labels > 0]
-    assert sparse.occupancy[0] == pytest.approx(np.count_nonzero(roi) / roi.size)
-    full = rng.integers(1, 9, frames.shape).astype(np.uint16)
-    crowded = correlation.MultiTauCorrelator(labels)
-    crowded.update(full)
-    assert crowded.path == "dense" and crowded.occupancy[0] == 1.0
+    first = frames[: correlation.OCCUPANCY_PROBE_FRAMES, labels > 0]
+    assert sparse.occupancy[0] == np.count_nonzero(first) / first.size  # its first frames, not all of them
+    assert (sparse.path, sparse.event_levels, sparse.pair_levels) == ("events", 3, 3)
+    assert sparse.event_levels == plan_event_levels(sparse.occupancy, correlation.EVENT_OCCUPANCY_LIMIT)
+
+    full = rng.integers(0, 3, frames.shape).astype(np.uint16)
+    first = full[: correlation.OCCUPANCY_PROBE_FRAMES, labels > 0]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("full dense frames were turned into photon events")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(correlation, "dense_events", refuse)
+        crowded = correlation.MultiTauCorrelator(labels)
+        crowded.update(full)
+    assert crowded.path == "dense"
+    np.testing.assert_array_equal(crowded.occupancy, [np.count_nonzero(first) / first.size])
     _same(crowded.result(), correlation.multi_tau(full, labels, method="events"))
+    as_read = correlation.MultiTauCorrelator(labels)  # the same frames as a job reads them
+    as_read.update(compress.compress_frames(full).frames)
+    assert as_read.path == "dense" and as_read.occupancy[0] == crowded.occupancy[0]
+
+
+def test_auto_measures_a_large_detector_on_a_spread_of_its_rows(rng):
+    """On a detector with many ROI pixels, the occupancy comes from every few rows (their photons are
+    jumped over, not read): exact for those rows, close to the whole detector's."""
+    frames = _sparse(rng, (40, 600, 410), occupancy=0.03)
+    labels = np.zeros(frames.shape[1:], int)
+    labels[50:560, 20:400] = 1 + (np.arange(380) // 95)  # 193,800 pixels in four ROIs
+    corr = correlation.MultiTauCorrelator(labels, workers=1)
+    corr.update(compress.compress_frames(frames).frames)
+    pixels, col_of, step = corr._pixel_order().sampled_rows
+    assert step == 2 and pixels.size == 255 * 380
+    np.testing.assert_array_equal(np.unique(pixels // 410), np.arange(50, 560, 2))
+    assert np.array_equal(col_of[pixels], np.arange(pixels.size))
+    first = frames[: correlation.OCCUPANCY_PROBE_FRAMES].reshape(correlation.OCCUPANCY_PROBE_FRAMES, -1)
+    assert corr.occupancy[0] == np.count_nonzero(first[:, pixels]) / first[:, pixels].size
+    assert corr.occupancy[0] == pytest.approx(
+        np.count_nonzero(first[:, labels.ravel() > 0]) / (16 * 193800), abs=2e-3
+    )
+    blocks = frames[:32].reshape(16, 2, -1).max(axis=1)[:, pixels]  # level 1: sums of two frames
+    assert corr.occupancy[1] == np.count_nonzero(blocks) / blocks.size
 
 
 def test_norm_masks_and_every_roi_shape(rng):
