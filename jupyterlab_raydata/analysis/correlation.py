@@ -126,6 +126,12 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: at 10 % 0.4 is no faster, and 0.12 (all dense) is 3-4x slower.
 EVENT_OCCUPANCY_LIMIT = 0.25
 
+#: Rows, in buffers' worth (``num_bufs`` rows), that a series must bring to its first
+#: level full enough for the dense engine before ``method="auto"`` runs that level
+#: and those above dense: in fewer, setting up every pixel's buffers costs more
+#: than correlating the level's photons (``benchmarks/bench_correlation.py --matrix``).
+DENSE_LEVEL_ROWS = 2
+
 #: Frames (sums of frames, at coarser levels) on which :class:`MultiTauCorrelator`
 #: with ``method="auto"`` measures the occupancy of each level: enough pixels for a
 #: fraction to a few per mille, at a cost that does not grow with the series.
@@ -316,6 +322,10 @@ class MultiTauCorrelator:
         the occupancy of the first frames it is given and runs the levels sparse
         enough from events and the rest dense (see :data:`EVENT_OCCUPANCY_LIMIT`).
         All three give the same result (to rounding).
+    length : int, optional
+        Frames the whole series will have, if known (:func:`multi_tau` passes it):
+        with ``method="auto"``, a series too short to fill the dense levels'
+        buffers (:data:`DENSE_LEVEL_ROWS`) runs from photon events throughout.
 
     Attributes
     ----------
@@ -352,6 +362,7 @@ class MultiTauCorrelator:
         workers: int | None = None,
         *,
         method: str = "auto",
+        length: int | None = None,
     ):
         _check_bufs(num_bufs)
         if num_levels is not None and num_levels < 1:
@@ -361,6 +372,7 @@ class MultiTauCorrelator:
         self.selection = PixelSelection.from_labels(labels, mask)
         self.workers = max(1, workers or thread_budget())
         self.num_bufs, self.num_levels, self.method = num_bufs, num_levels, method
+        self.length = length
         self._scale = _pixel_scale(norm, self.selection)
         self._order: _PixelOrder | None = None
         self._shares: list | None = None
@@ -511,6 +523,12 @@ class MultiTauCorrelator:
         first_dense = plan_event_levels(self.occupancy, EVENT_OCCUPANCY_LIMIT)
         if self.num_levels is not None and first_dense >= self.num_levels:
             first_dense = None  # every level the correlator has is sparse enough
+        elif (
+            first_dense
+            and self.length is not None
+            and self.length >> first_dense < DENSE_LEVEL_ROWS * self.num_bufs
+        ):
+            first_dense = None  # too few rows there to pay for every pixel's buffers
         if first_dense == 0:
             self._use_dense()
         else:
@@ -665,7 +683,14 @@ def multi_tau(
         ascending. Unpacks as ``lags, g2``.
     """
     corr = MultiTauCorrelator(
-        labels, num_bufs, num_levels, norm=norm, mask=mask, workers=workers, method=method
+        labels,
+        num_bufs,
+        num_levels,
+        norm=norm,
+        mask=mask,
+        workers=workers,
+        method=method,
+        length=len(frames) if hasattr(frames, "__len__") else None,
     )
     corr.update(frames, bad_frames=bad_frames, chunk_size=chunk_size)
     return corr.result()

@@ -100,6 +100,29 @@ def test_auto_takes_the_engine_the_matrix_finds_faster(data, rng, monkeypatch):
     assert as_read.path == "dense" and as_read.occupancy[0] == crowded.occupancy[0]
 
 
+def test_auto_keeps_a_short_series_from_events_throughout(data, monkeypatch):
+    """Dense levels need rows to pay for every pixel's buffers: a series known to be too short for them
+    runs its full levels from events too; one long enough, or of unknown length, goes dense there."""
+    frames, labels = data  # its level 3 is the first full enough for the dense engine
+    need = correlation.DENSE_LEVEL_ROWS * 8 << 3
+    paths = {}
+    for length in (None, need, need - 1):
+        corr = correlation.MultiTauCorrelator(labels, 8, length=length)
+        corr.update(frames[:need])
+        paths[length] = (corr.path, corr.event_levels)
+        _same(corr.result(), correlation.multi_tau(frames[:need], labels, 8, method="dense"))
+    assert paths == {None: ("events", 3), need: ("events", 3), need - 1: ("events", None)}
+    told, init = [], correlation.MultiTauCorrelator.__init__
+
+    def spy(self, *args, **kwargs):
+        told.append(kwargs.get("length"))
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(correlation.MultiTauCorrelator, "__init__", spy)
+    correlation.multi_tau(compress.compress_frames(frames[: need - 1]).frames, labels, 8)
+    assert told == [need - 1]  # multi_tau tells the correlator the length of the series
+
+
 def test_auto_measures_a_large_detector_on_a_spread_of_its_rows(rng):
     """On a detector with many ROI pixels, the occupancy comes from every few rows (their photons are
     jumped over, not read): exact for those rows, close to the whole detector's."""
