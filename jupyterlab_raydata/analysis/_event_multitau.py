@@ -249,7 +249,8 @@ def feed_events(
 def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks, width, row_step):
     """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``.
 
-    Each level is measured on its first ``max_blocks`` sums, and on the ROI pixels of
+    Level ``k`` is measured on its first ``max(2, max_blocks >> k)`` sums (the first
+    ``max_blocks`` frames while that is more than two sums), and on the ROI pixels of
     every ``row_step``-th detector row (frames of ``width`` columns), which
     ``col_of`` numbers ``0 .. n_cols - 1`` (-1 elsewhere): the photons of the other
     rows are skipped, not read, so the cost grows neither with the series nor with
@@ -260,7 +261,7 @@ def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks,
     stamp = np.empty(n_cols, np.int32)
     for k in range(max_level + 1):
         size = 1 << k
-        n_blocks = min(n_frames // size, max_blocks)
+        n_blocks = min(n_frames // size, max(2, max_blocks >> k))
         if n_blocks == 0:
             break
         stamp[:] = -1
@@ -270,8 +271,13 @@ def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks,
                 e, end = indptr[t], indptr[t + 1]
                 while e < end:
                     row = pixels[e] // width
-                    if row % row_step:  # photons ascend: jump to the next sampled row's first
-                        e += np.searchsorted(pixels[e:end], (row // row_step + 1) * row_step * width)
+                    if row % row_step:  # photons ascend: on to the next sampled row's first
+                        after = (row // row_step + 1) * row_step * width
+                        stop_at = min(e + 8, end)
+                        while e < stop_at and pixels[e] < after:  # a few photons: stepped over
+                            e += 1
+                        if e == stop_at and e < end and pixels[e] < after:  # many: jumped over
+                            e += np.searchsorted(pixels[e:end], after)
                         continue
                     c = col_of[pixels[e]]
                     if c >= 0 and stamp[c] != blk:

@@ -132,9 +132,10 @@ EVENT_OCCUPANCY_LIMIT = 0.25
 #: than correlating the level's photons (``benchmarks/bench_correlation.py --matrix``).
 DENSE_LEVEL_ROWS = 2
 
-#: Frames (sums of frames, at coarser levels) on which :class:`MultiTauCorrelator`
-#: with ``method="auto"`` measures the occupancy of each level: enough pixels for a
-#: fraction to a few per mille, at a cost that does not grow with the series.
+#: Frames on which :class:`MultiTauCorrelator` with ``method="auto"`` measures the
+#: occupancy of each level (their sums, at coarser levels, and at least two sums):
+#: enough pixels for a fraction to a few per mille, at a cost that does not grow
+#: with the series.
 OCCUPANCY_PROBE_FRAMES = 16
 
 #: ROI pixels on which that occupancy is measured (those of every few detector rows, an
@@ -502,7 +503,11 @@ class MultiTauCorrelator:
         from ._event_pairs import pair_levels
 
         order = self._pixel_order()
-        max_level = 0 if self.method == "events" else max(len(events), 1).bit_length() - 1
+        # Levels measured: those the series reaches with rows enough for the dense engine.
+        rows = max(
+            len(events) if self.length is None else self.length // (DENSE_LEVEL_ROWS * self.num_bufs), 1
+        )
+        max_level = 0 if self.method == "events" else rows.bit_length() - 1
         sampled, col_of, row_step = order.sampled_rows
         self.occupancy = block_occupancy(
             events.indptr,
