@@ -21,8 +21,13 @@ Summed over ``2^k`` frames, rows fill up with photons: a coarse level is cheaper
 dense. The correlator therefore runs event levels ``0 .. K-1`` and hands the rows
 of level ``K`` (dense, label after label) to the dense levels of
 :mod:`._dense_levels`, where ``K`` is the first level whose measured occupancy passes
-:data:`~jupyterlab_raydata.analysis.correlation.EVENT_OCCUPANCY_LIMIT`
-(:func:`plan_event_levels`).
+:data:`~jupyterlab_raydata.analysis.correlation.EVENT_OCCUPANCY_LIMIT`, or, for a
+level summed over photon pairs, whose measured pairs pass
+:data:`~jupyterlab_raydata.analysis.correlation.DENSE_PAIR_LIMIT`
+(:func:`plan_event_levels`). Bright, slow speckle (the inner rings under a steep
+I(q)) holds many times the pairs that independent photons at the same occupancy
+would, so occupancy alone would keep such levels on pairs long after they cost more
+than dense.
 
 Columns follow the detector's pixel order (not label order), and a thread owns a
 contiguous range of them, cut into tiles of :data:`TILE` columns: all frames of a
@@ -246,19 +251,31 @@ def feed_events(
 
 
 @njit(nogil=True, cache=True)
-def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks, width, row_step):
-    """Fraction of ROI pixels with a photon in sums of ``2^k`` frames, ``k = 0 .. max_level``.
+def block_occupancy(indptr, pixels, col_of, n_cols, max_level, max_blocks, width, row_step):
+    """Occupancy and photon pairs of sums of ``2^k`` frames, ``k = 0 .. max_level``.
 
     Level ``k`` is measured on its first ``max(2, max_blocks >> k)`` sums (the first
     ``max_blocks`` frames while that is more than two sums), and on the ROI pixels of
     every ``row_step``-th detector row (frames of ``width`` columns), which
     ``col_of`` numbers ``0 .. n_cols - 1`` (-1 elsewhere): the photons of the other
     rows are skipped, not read, so the cost grows neither with the series nor with
-    the detector. Levels after the first whose occupancy passes ``stop`` are left NaN.
+    the detector. Levels the frames do not reach are NaN.
+
+    Returns
+    -------
+    occupancy : float64 array
+        Fraction of ROI pixels with a photon in a sum.
+    pairs : float64 array
+        Pairs of photons at one pixel within one sum (``n (n - 1)`` for ``n``
+        photons there, each pair counted from both ends), per pixel and frame:
+        the partners the pair kernel walks through, whatever the speckle's
+        brightness and persistence.
     """
     n_frames = indptr.size - 1
     occupancy = np.full(max_level + 1, np.nan)
+    pairs = np.full(max_level + 1, np.nan)
     stamp = np.empty(n_cols, np.int32)
+    count = np.zeros(n_cols, np.int64)
     for k in range(max_level + 1):
         size = 1 << k
         n_blocks = min(n_frames // size, max(2, max_blocks >> k))
@@ -266,6 +283,7 @@ def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks,
             break
         stamp[:] = -1
         seen = 0
+        paired = 0
         for blk in range(n_blocks):
             for t in range(blk * size, (blk + 1) * size):
                 e, end = indptr[t], indptr[t + 1]
@@ -280,30 +298,42 @@ def block_occupancy(indptr, pixels, col_of, n_cols, max_level, stop, max_blocks,
                             e += np.searchsorted(pixels[e:end], after)
                         continue
                     c = col_of[pixels[e]]
-                    if c >= 0 and stamp[c] != blk:
-                        stamp[c] = blk
-                        seen += 1
+                    if c >= 0:
+                        if stamp[c] != blk:
+                            stamp[c] = blk
+                            count[c] = 0
+                            seen += 1
+                        paired += 2 * count[c]
+                        count[c] += 1
                     e += 1
         occupancy[k] = seen / (n_blocks * n_cols)
-        if occupancy[k] > stop:
-            break
-    return occupancy
+        pairs[k] = paired / (n_blocks * size * n_cols)
+    return occupancy, pairs
 
 
-def plan_event_levels(occupancy: np.ndarray, limit: float) -> int:
-    """The first level to correlate dense: where occupancy (measured, then extrapolated) passes ``limit``.
+def plan_event_levels(occupancy, pairs, n_pair: int, window: int, limit: float, pair_limit: float) -> int:
+    """The first level to correlate dense.
 
-    Levels beyond the measured ones are extrapolated as if photons were
-    independent between frames (``1 - (1 - p)^2`` per doubling), which
-    overestimates the filling of correlated speckle, so it errs towards dense.
+    A level goes dense where its rows' occupancy passes ``limit``, or, for one of the
+    ``n_pair`` levels summed over photon pairs, where its pairs (those within
+    ``2^window`` sums of it, ``pairs[k + window]``) pass ``pair_limit`` per pixel and
+    frame: its pair walk then costs more than a dense level's products. Levels beyond
+    the measured ones are extrapolated as if photons were independent between frames
+    (occupancy ``1 - (1 - p)^2`` and twice the pairs per doubling), which overestimates
+    the filling of correlated speckle, so it errs towards dense.
     """
-    level, p = 0, 0.0
+    level, p, q = 0, 0.0, 0.0
     while True:
         if level < occupancy.size and np.isfinite(occupancy[level]):
             p = float(occupancy[level])
         elif level:
             p = 1 - (1 - p) ** 2
-        if p > limit or level >= 62:
+        at = level + window
+        if at < pairs.size and np.isfinite(pairs[at]):
+            q = float(pairs[at])
+        else:
+            q *= 2
+        if p > limit or (level < n_pair and q > pair_limit) or level >= 62:
             return level
         level += 1
 

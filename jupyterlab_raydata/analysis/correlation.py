@@ -126,6 +126,16 @@ TWO_TIME_EVENT_LIMIT = 0.03
 #: at 10 % 0.4 is no faster, and 0.12 (all dense) is 3-4x slower.
 EVENT_OCCUPANCY_LIMIT = 0.25
 
+#: Most photon pairs per pixel and frame (photons at one pixel within the frames a
+#: level's lags reach, each pair counted from both ends, measured on the first
+#: frames) at which a level is summed over photon pairs; above it the level and
+#: those above go dense. Measured: on the real-size Eiger-1M run of
+#: ``benchmarks/bench_realtime.py`` (2 % occupancy under a steep I(q), 16 rings over
+#: the detector) dense is faster at a level with 0.47 pairs, pairs at 0.23; on the
+#: matrix's 10 % Eiger-1M speckle (``bench_correlation.py --matrix``) pairs are
+#: faster at 0.34.
+DENSE_PAIR_LIMIT = 0.4
+
 #: Rows, in buffers' worth (``num_bufs`` rows), that a series must bring to its first
 #: level full enough for the dense engine before ``method="auto"`` runs that level
 #: and those above dense: in fewer, setting up every pixel's buffers costs more
@@ -321,7 +331,8 @@ class MultiTauCorrelator:
         ``"events"`` correlates photon events (cost follows the photons),
         ``"dense"`` pixel matrices (cost follows the pixels); ``"auto"`` measures
         the occupancy of the first frames it is given and runs the levels sparse
-        enough from events and the rest dense (see :data:`EVENT_OCCUPANCY_LIMIT`).
+        enough from events and the rest dense (see :data:`EVENT_OCCUPANCY_LIMIT`
+        and :data:`DENSE_PAIR_LIMIT`).
         All three give the same result (to rounding).
     length : int, optional
         Frames the whole series will have, if known (:func:`multi_tau` passes it):
@@ -341,6 +352,10 @@ class MultiTauCorrelator:
         first chunk (NaN where it was too short to tell; only the first, from
         :data:`OCCUPANCY_PROBE_FRAMES` frames, when dense frames are too full
         for events already there).
+    pairs : ndarray or None
+        With ``method="auto"`` on photon events: the measured pairs of photons at
+        one pixel within those sums, per pixel and frame (see
+        :data:`DENSE_PAIR_LIMIT`).
 
     Notes
     -----
@@ -384,6 +399,7 @@ class MultiTauCorrelator:
         # entries past the frames seen are unused).
         self._bad_cum = np.zeros(1, np.int64)
         self.occupancy: np.ndarray | None = None
+        self.pairs: np.ndarray | None = None
         self.frames_seen = 0
         if method == "dense":
             self._use_dense()
@@ -503,19 +519,20 @@ class MultiTauCorrelator:
         from ._event_pairs import pair_levels
 
         order = self._pixel_order()
-        # Levels measured: those the series reaches with rows enough for the dense engine.
+        # Levels measured: those the series reaches with rows enough for the dense engine,
+        # and the sums of frames a pair level's photons reach back over.
         rows = max(
             len(events) if self.length is None else self.length // (DENSE_LEVEL_ROWS * self.num_bufs), 1
         )
-        max_level = 0 if self.method == "events" else rows.bit_length() - 1
+        window = (self.num_bufs - 1).bit_length()  # a pair level k pairs photons up to nb·2^k frames apart
+        max_level = 0 if self.method == "events" else rows.bit_length() - 1 + window
         sampled, col_of, row_step = order.sampled_rows
-        self.occupancy = block_occupancy(
+        self.occupancy, self.pairs = block_occupancy(
             events.indptr,
             events.indices,
             col_of,
             sampled.size,
             max_level,
-            EVENT_OCCUPANCY_LIMIT,
             OCCUPANCY_PROBE_FRAMES,
             self.selection.shape[1],
             row_step,
@@ -525,7 +542,9 @@ class MultiTauCorrelator:
         if self.method == "events":
             self._use_events(None, n_pair)
             return
-        first_dense = plan_event_levels(self.occupancy, EVENT_OCCUPANCY_LIMIT)
+        first_dense = plan_event_levels(
+            self.occupancy, self.pairs, n_pair, window, EVENT_OCCUPANCY_LIMIT, DENSE_PAIR_LIMIT
+        )
         if self.num_levels is not None and first_dense >= self.num_levels:
             first_dense = None  # every level the correlator has is sparse enough
         elif (

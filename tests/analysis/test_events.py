@@ -48,13 +48,14 @@ def test_multi_tau_events_equal_dense(data, monkeypatch, num_bufs, num_levels, w
         _same(correlation.multi_tau(source, labels, num_bufs, num_levels, method="auto", **kw), dense)
 
 
-@pytest.mark.parametrize("pair_limit", [0.3, 4.0])
+@pytest.mark.parametrize(("pair_limit", "dense_pairs"), [(0.3, 0.4), (4.0, 0.4), (4.0, 0.02)])
 @pytest.mark.parametrize("limit", [0.01, 0.08, 0.2, 0.6])
-def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit, pair_limit):
+def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit, pair_limit, dense_pairs):
     """The limits move the levels where re-binned rows and the dense engine take over; the result stays."""
     frames, labels = data
     monkeypatch.setattr(correlation, "EVENT_OCCUPANCY_LIMIT", limit)
     monkeypatch.setattr(correlation, "PAIR_LIMIT", pair_limit)
+    monkeypatch.setattr(correlation, "DENSE_PAIR_LIMIT", dense_pairs)
     dense = correlation.multi_tau(frames, labels, 4, bad_frames=[5, 60], method="dense")
     corr = correlation.MultiTauCorrelator(labels, 4, workers=2)
     for start in range(0, len(frames), 23):  # fed in pieces, with results read in between
@@ -62,7 +63,11 @@ def test_every_split_between_event_and_dense_levels(data, monkeypatch, limit, pa
         if start == 46:
             corr.result()
     _same(corr.result(), dense)
-    first_dense = plan_event_levels(corr.occupancy, limit)
+    if corr.pairs is None:  # dense frames too full for events already in their first frames
+        assert corr.path == "dense" and corr.occupancy[0] > limit
+        return
+    n_pair = pair_levels(corr.occupancy[0], 4, pair_limit)
+    first_dense = plan_event_levels(corr.occupancy, corr.pairs, n_pair, 2, limit, dense_pairs)
     if first_dense == 0:
         assert corr.path == "dense"
     else:
@@ -80,7 +85,9 @@ def test_auto_takes_the_engine_the_matrix_finds_faster(data, rng, monkeypatch):
     first = frames[: correlation.OCCUPANCY_PROBE_FRAMES, labels > 0]
     assert sparse.occupancy[0] == np.count_nonzero(first) / first.size  # its first frames, not all of them
     assert (sparse.path, sparse.event_levels, sparse.pair_levels) == ("events", 3, 3)
-    assert sparse.event_levels == plan_event_levels(sparse.occupancy, correlation.EVENT_OCCUPANCY_LIMIT)
+    n_pair = pair_levels(sparse.occupancy[0], 8, correlation.PAIR_LIMIT)
+    limits = correlation.EVENT_OCCUPANCY_LIMIT, correlation.DENSE_PAIR_LIMIT
+    assert sparse.event_levels == plan_event_levels(sparse.occupancy, sparse.pairs, n_pair, 3, *limits)
 
     full = rng.integers(0, 3, frames.shape).astype(np.uint16)
     first = full[: correlation.OCCUPANCY_PROBE_FRAMES, labels > 0]
@@ -98,6 +105,33 @@ def test_auto_takes_the_engine_the_matrix_finds_faster(data, rng, monkeypatch):
     as_read = correlation.MultiTauCorrelator(labels)  # the same frames as a job reads them
     as_read.update(compress.compress_frames(full).frames)
     assert as_read.path == "dense" and as_read.occupancy[0] == crowded.occupancy[0]
+
+
+def test_auto_goes_dense_where_bright_slow_speckle_holds_many_pairs(rng):
+    """Photons that stay on their pixels (the bright, slow inner rings of a steep I(q)) give a pair level
+    many partners at a low occupancy: measured from the photons themselves, such a level goes dense
+    although its occupancy stays far below the limit, as the real-size run of bench_realtime needs."""
+    labels = np.zeros((48, 48), int)
+    labels[4:44, 4:44] = 1 + np.arange(40) // 10
+    ring = np.flatnonzero(labels.ravel())
+    frames = (rng.random((256, 48 * 48)) < 0.002).astype(np.uint16)  # sparse independent photons
+    bright = rng.choice(ring, int(0.03 * ring.size), replace=False)
+    frames[:, bright] = 1  # and 3 % of the ROI pixels lit in every frame
+    frames = frames.reshape(256, 48, 48)
+    corr = correlation.MultiTauCorrelator(labels, 8, workers=1)
+    corr.update(compress.compress_frames(frames).frames)
+    lit = frames[:, labels > 0] > 0
+    for k in range(5):  # n (n - 1) photons of a pixel within each measured sum of 2^k frames
+        n_blocks = max(2, correlation.OCCUPANCY_PROBE_FRAMES >> k)
+        n = lit[: n_blocks << k].reshape(n_blocks, 1 << k, -1).sum(axis=1)
+        assert corr.pairs[k] == (n * (n - 1)).sum() / (n_blocks * (1 << k) * ring.size)
+        assert corr.occupancy[k] == np.count_nonzero(n) / n.size
+    assert corr.occupancy[4] < 0.1 < correlation.EVENT_OCCUPANCY_LIMIT
+    # Level 0 pairs photons up to 8 frames apart (pairs[3], 0.21 per pixel and frame), level 1 up to 16
+    # (pairs[4], 0.45): past DENSE_PAIR_LIMIT.
+    assert corr.pairs[3] < correlation.DENSE_PAIR_LIMIT < corr.pairs[4]
+    assert (corr.path, corr.event_levels, corr.pair_levels) == ("events", 1, 1)
+    _same(corr.result(), correlation.multi_tau(frames, labels, 8, method="dense"))
 
 
 def test_auto_keeps_a_short_series_from_events_throughout(data, monkeypatch):
