@@ -12,6 +12,8 @@ light gives Poisson. :func:`fit_contrast` fits both.
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,44 +167,75 @@ class _DenseCounter:
 
 
 class _EventCounter:
-    """Histograms from photon events; pixels without a photon are counted per ROI at once."""
+    """Histograms from photon events; pixels without a photon are counted per ROI at once.
+
+    The ROI pixels go in tiles (:mod:`._event_xsvs`), shared out among the thread budget's
+    threads in contiguous groups, each group with its own histograms.
+    """
 
     def __init__(self, selection, n_bins):
+        from . import _event_xsvs
+        from .threads import thread_budget
+
         self.selection, self.n_bins = selection, n_bins
+        n_labels = selection.n_labels
         self.col_of = selection.columns()
-        self.col_label = np.repeat(np.arange(selection.n_labels), selection.n_pixels)
-        n_cols = selection.index.size
-        self.held = np.zeros((n_bins, n_cols), np.int64)
-        self.held_cols = np.zeros((n_bins, n_cols), np.int64)
-        self.held_n = np.zeros(n_bins, np.int64)
-        self.held_state = np.zeros(n_bins, np.int64)
-        self.hist = np.zeros((n_bins, selection.n_labels, 1), np.int64)
-        self.zeros = np.zeros((n_bins, selection.n_labels), np.int64)
+        self.col_label = np.repeat(np.arange(n_labels), selection.n_pixels)
+        in_order = np.sort(selection.index)  # the ROI pixels in detector order
+        tile = _event_xsvs.TILE
+        starts = np.arange(0, in_order.size, tile)
+        self.tile_pixels = np.append(in_order[starts], in_order[-1] + 1 if in_order.size else 0)
+        n_tiles = starts.size
+        tile_of = np.arange(in_order.size) // tile
+        lab = self.col_label[self.col_of[in_order]]
+        self.n_pix = np.bincount(tile_of * n_labels + lab, minlength=n_tiles * n_labels).reshape(n_tiles, -1)
+        self.held = np.zeros((n_bins, selection.index.size), np.int64)
+        self.held_cols = np.zeros((n_tiles, n_bins, min(tile, max(in_order.size, 1))), np.int64)
+        self.held_n = np.zeros((n_tiles, n_bins), np.int64)
+        self.held_state = np.zeros((n_tiles, n_bins), np.int64)
+        cuts = np.linspace(0, n_tiles, min(thread_budget(), n_tiles) + 1).round().astype(np.int64)
+        self.groups = list(itertools.pairwise(cuts))
+        self.hist = np.zeros((len(self.groups), n_bins, n_labels, 1), np.int64)
+        self.zeros = np.zeros((len(self.groups), n_bins, n_labels), np.int64)
         self.largest = 0  # largest count of a pixel in a frame so far
 
     def add(self, events, t0, bad_frames):
+        from ._event_pairs import check_ascending
         from ._event_xsvs import feed_histograms
 
         if events.values.size and events.values.min() < 0:
             raise ValueError("photon counts must be non-negative integers")
+        if not check_ascending(events.indptr, events.indices):
+            raise ValueError("photon events must have strictly ascending pixel indices within a frame")
         values = events.values.astype(np.int64)
         # A row sums at most 2^(n_bins - 1) frames: room for the largest count it can hold.
         self.largest = max(self.largest, int(values.max(initial=0)))
         width = self.largest * 2 ** (self.n_bins - 1) + 1
-        if width > self.hist.shape[2]:
-            grown = np.zeros((*self.hist.shape[:2], width), np.int64)
-            grown[:, :, : self.hist.shape[2]] = self.hist
+        if width > self.hist.shape[3]:
+            grown = np.zeros((*self.hist.shape[:3], width), np.int64)
+            grown[..., : self.hist.shape[3]] = self.hist
             self.hist = grown
         valid = valid_frames(bad_frames, t0, t0 + len(events))
-        feed_histograms(
-            events.indptr, events.indices, values, valid, self.col_of, self.col_label,
-            self.selection.n_pixels.astype(np.int64), self.held, self.held_cols, self.held_n,
-            self.held_state, self.hist, self.zeros,
-        )  # fmt: skip
+
+        def feed(group):
+            first, end = self.groups[group]
+            feed_histograms(
+                events.indptr, events.indices, values, valid, self.tile_pixels, first, end, self.col_of,
+                self.col_label, self.n_pix, self.held, self.held_cols, self.held_n, self.held_state,
+                self.hist[group], self.zeros[group],
+            )  # fmt: skip
+
+        if len(self.groups) <= 1:
+            for group in range(len(self.groups)):
+                feed(group)
+            return
+        with ThreadPoolExecutor(len(self.groups)) as pool:
+            for future in [pool.submit(feed, group) for group in range(len(self.groups))]:
+                future.result()
 
     def result(self) -> PhotonHistograms:
-        counts = self.hist.copy()
-        counts[:, :, 0] = self.zeros
+        counts = self.hist.sum(axis=0)
+        counts[:, :, 0] = self.zeros.sum(axis=0)
         used = np.flatnonzero(counts.any(axis=(0, 1)))
         counts = counts[:, :, : (used[-1] + 1 if used.size else 1)]
         return PhotonHistograms(2 ** np.arange(self.n_bins), self.selection.labels, counts)

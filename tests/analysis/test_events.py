@@ -243,7 +243,13 @@ def test_two_time_dense_in_column_blocks(data, monkeypatch):
                 np.testing.assert_allclose(blocked, events, rtol=1e-6)  # float32 maps, sums in another order
 
 
-def test_photon_histograms_events_equal_dense(data):
+@pytest.mark.parametrize(("tile", "threads"), [(8192, "1"), (13, "2"), (50, "3")])
+def test_photon_histograms_events_equal_dense(data, monkeypatch, tile, threads):
+    """One tile of pixels or many, shared out among threads: the counts of the dense counter."""
+    from jupyterlab_raydata.analysis import _event_xsvs
+
+    monkeypatch.setattr(_event_xsvs, "TILE", tile)
+    monkeypatch.setenv("RAYDATA_THREADS", threads)
     frames, labels = data
     compressed = compress.compress_frames(frames).frames
     for bad in (None, [0, 1, 31, 100]):
@@ -261,6 +267,8 @@ def test_events_must_be_sorted_within_a_frame(data):
     shuffled = compress.CompressedFrames(c.indptr, c.indices[reverse], c.values[reverse], c.frame_shape)
     with pytest.raises(ValueError, match="ascending"):
         correlation.multi_tau(shuffled, labels, method="events")
+    with pytest.raises(ValueError, match="ascending"):
+        xsvs.photon_histograms(shuffled, labels, method="events")
     with pytest.raises(ValueError, match="method"):
         correlation.multi_tau(frames, labels, method="fast")
 
