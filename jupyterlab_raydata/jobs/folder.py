@@ -131,6 +131,8 @@ class JobFolder:
     FIGURES = "figures"
     CANCEL = "cancel-requested"
     HEARTBEAT = "runner-alive"
+    #: The runner's own marks: not a job's results, so never listed among its files.
+    MARKS = frozenset({CANCEL, HEARTBEAT})
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

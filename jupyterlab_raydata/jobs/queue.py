@@ -22,7 +22,7 @@ from ..catalog.registry import CatalogRegistry
 from ..errors import BadRequest, Forbidden, NotFound
 from ..kernel_settings import KernelSettings
 from . import events
-from .folder import JobSpec, job_folder
+from .folder import JobFolder, JobSpec, job_folder
 from .store import JobPage, JobQuery, JobRecord, JobStore, NewJob
 from .submission import Submission, check_submission, job_spec
 from .templates import TemplateInfo, TemplateRegistry
@@ -270,7 +270,8 @@ class JobQueue:
         found: list[JobFile] = []
         if folder is not None and folder.is_dir():
             for path in sorted(folder.rglob("*")):
-                if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+                mark = path.parent == folder and path.name in JobFolder.MARKS
+                if path.is_file() and not path.is_symlink() and not path.name.startswith(".") and not mark:
                     stat = path.stat()
                     found.append(
                         JobFile(

@@ -14,6 +14,7 @@ import {
   RowSelectedEvent,
   RowSelectionModule,
   RowSelectionOptions,
+  RowStyleModule,
   ScrollApiModule,
   SelectionColumnDef,
   TooltipModule,
@@ -37,8 +38,10 @@ const MODULES: Module[] = [
   ColumnApiModule,
   RowApiModule,
   ScrollApiModule,
-  // refreshCells: the Job column follows the queue.
-  RenderApiModule
+  // refreshCells: the Job column follows the queue; redrawRows: the opened run's mark.
+  RenderApiModule,
+  // rowClassRules: the opened run is marked.
+  RowStyleModule
 ];
 
 /** Rows per request: one screenful and a little more. */
@@ -235,12 +238,27 @@ export function RunTable(props: {
       api.current?.ensureIndexVisible(0, 'top');
     };
     const refresh = () => api.current?.refreshInfiniteCache();
+    // The opened run's row is marked (rowClassRules): redraw the rows it moves between.
+    let marked: string | null = null;
+    const mark = (grid: GridApi<IRunRow>) => {
+      const opened = model.detail.status !== 'none' ? model.detail.uid : null;
+      if (opened === marked) {
+        return;
+      }
+      const rowNodes = [marked, opened].flatMap(uid => {
+        const node = uid === null ? undefined : grid.getRowNode(uid);
+        return node ? [node] : [];
+      });
+      marked = opened;
+      grid.redrawRows({ rowNodes });
+    };
     // Another table changed the selection or the sort: follow it.
     const follow = () => {
       const grid = api.current;
       if (!grid) {
         return;
       }
+      mark(grid);
       showSelection(grid, model.selected);
       const current = grid
         .getColumnState()

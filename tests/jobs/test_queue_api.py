@@ -160,6 +160,7 @@ async def test_submitted_runs_become_jobs_whose_events_reach_a_subscriber(api, j
     assert files["folder"] == folder.relative_to(jp_root_dir).as_posix()
     names = {f["path"] for f in files["files"]}
     assert {"notebook.ipynb", "log.txt", "job.json", "status.json", "figures/cell003-1.png"} <= names
+    assert (folder / "runner-alive").is_file() and "runner-alive" not in names  # the runner's mark
     png = await api("GET", "jobs", str(job["id"]), "files", "figures", "cell003-1.png", raw=True)
     assert png.headers["Content-Type"] == "image/png"
     nb = nbformat.read(folder / "notebook.ipynb", as_version=4)

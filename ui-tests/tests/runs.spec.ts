@@ -3,12 +3,17 @@ import { Locator, Response } from '@playwright/test';
 
 const SIDEBAR = '#jp-raydata-sidebar';
 
-/** The number in the row-count footer ("1,234 runs · 2 selected" → 1234), once loaded. */
+/** The number in the row-count footer ("1,234 runs · 2 selected" → 1234), or -1 while loading. */
+async function shownCount(sidebar: Locator): Promise<number> {
+  const text = await sidebar.getByTestId('run-count').innerText();
+  const count = text.replace(/,/g, '').match(/^(\d+) runs?/);
+  return count ? Number(count[1]) : -1;
+}
+
+/** The number in the row-count footer, once loaded. */
 async function runCount(sidebar: Locator): Promise<number> {
-  const footer = sidebar.getByTestId('run-count');
-  await expect(footer).toHaveText(/^\d[\d,]* runs?/);
-  const text = await footer.innerText();
-  return Number(text.replace(/,/g, '').match(/^(\d+) runs?/)![1]);
+  await expect(sidebar.getByTestId('run-count')).toHaveText(/^\d[\d,]* runs?/);
+  return shownCount(sidebar);
 }
 
 function runsResponse(page: IJupyterLabPageFixture): Promise<Response> {
@@ -40,6 +45,12 @@ test.describe('Run browser', () => {
   test('search, time range, two-column sort, select, metadata and preview', async ({
     page
   }) => {
+    const gridErrors: string[] = [];
+    page.on('console', message => {
+      if (message.text().includes('AG Grid')) {
+        gridErrors.push(message.text());
+      }
+    });
     await page.locator('.jp-SideBar [data-id="jp-raydata-sidebar"]').click();
     const sidebar = page.locator(SIDEBAR);
     const grid = sidebar.getByTestId('run-grid');
@@ -49,14 +60,14 @@ test.describe('Run browser', () => {
       timeout: 60_000
     });
     await sidebar.getByLabel('Catalog').selectOption('demo');
-    await expect(sidebar.getByTestId('run-count')).toHaveText(
-      /^\d[\d,]* runs/,
-      {
-        timeout: 180_000
-      }
-    );
+    // A catalog still being indexed lists the runs indexed so far (at first none): wait for all.
+    await expect
+      .poll(() => shownCount(sidebar), { timeout: 180_000 })
+      .toBeGreaterThan(10);
+    await expect(sidebar.getByTestId('run-progress')).toHaveCount(0, {
+      timeout: 180_000
+    });
     const all = await runCount(sidebar);
-    expect(all).toBeGreaterThan(10);
 
     // A time range narrows the list.
     await sidebar.getByLabel('Time range').selectOption('custom');
@@ -127,6 +138,10 @@ test.describe('Run browser', () => {
       await xpcsRow.locator('[col-id="scan_id"]').innerText()
     ).trim();
     await xpcsRow.locator('[col-id="owner"]').click();
+    // The opened run is the one row marked in the table.
+    const active = grid.locator('.ag-row.jp-raydata-mod-active');
+    await expect(active).toHaveCount(1);
+    await expect(active.locator('[col-id="scan_id"]')).toHaveText(scanId);
     const metadata = sidebar.locator('section[data-section="metadata"]');
     const general = metadata.locator('[data-panel="general"]');
     await expect(general).toBeVisible();
@@ -153,5 +168,6 @@ test.describe('Run browser', () => {
     );
     expect(size[0]).toBeGreaterThan(32);
     expect(size[1]).toBeGreaterThan(32);
+    expect(gridErrors).toEqual([]);
   });
 });
